@@ -1,0 +1,125 @@
+"""What the training loop keeps: per-epoch losses, divergence, pruning, final params.
+
+The loop appends each epoch's loss tensor without reading it; at event epochs (a run's last
+epoch, or every `report_every` epochs) the book writes the pending window into one
+[epochs, rows] table, finds the first non-finite epoch of each row, snapshots the params of
+runs that end here, asks the reporter which runs to prune, and tells the loop which rows are
+still needed. That is the only place values cross to the host.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from sweep.normalize import Normalizer
+
+# on_report(epoch, {run index: latest loss}) -> indices of runs to prune now.
+Reporter = Callable[[int, dict[int, float]], set[int]]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    normalizer: Normalizer
+    hparams: tuple[tuple[str, float], ...]  # optimizer settings, e.g. (("lr", 0.01),)
+    epochs: int
+    init_params: tuple[float, float] = (1.0, 0.0)
+
+
+@dataclass
+class RunResult:
+    status: str  # completed | diverged | pruned
+    losses: list[float]  # one per epoch trained, all finite
+    val_losses: list[float] | None
+    w: float | None = None
+    b: float | None = None
+    w_raw: float | None = None
+    b_raw: float | None = None
+    diverged_at_epoch: int | None = None
+
+
+class Book:
+    def __init__(
+        self,
+        runs: Sequence[RunSpec],
+        row_of: Sequence[int],
+        report_every: int,
+        on_report: Reporter | None,
+        with_val: bool,
+    ) -> None:
+        self.runs, self.row_of = runs, row_of
+        self.report_every, self.on_report = report_every, on_report
+        n_rows = max(row_of) + 1
+        self.n_epochs = max(r.epochs for r in runs)
+        self.events = {r.epochs for r in runs}
+        if report_every and on_report is not None:
+            self.events |= set(range(report_every, self.n_epochs + 1, report_every))
+        self.losses = torch.full((self.n_epochs, n_rows), math.nan)
+        self.val_losses = torch.full((self.n_epochs, n_rows), math.nan) if with_val else None
+        self.history: list[torch.Tensor] = []
+        self.val_history: list[torch.Tensor] = []
+        self.active = list(range(n_rows))
+        self.done = 0  # epochs already written to the tables
+        self.diverged_at: dict[int, int] = {}
+        self.ends: dict[int, tuple[str, int, list[float] | None]] = {}
+
+    def record(self, epoch: int, params: torch.Tensor) -> torch.Tensor | None:
+        """Book the epochs since the last event; return the rows to keep, or None for all."""
+        cols = torch.tensor(self.active)
+        window = torch.stack(self.history)
+        self.losses[self.done : epoch, cols] = window
+        bad = ~torch.isfinite(window)
+        if self.val_losses is not None:
+            val_window = torch.stack(self.val_history)
+            self.val_losses[self.done : epoch, cols] = val_window
+            bad |= ~torch.isfinite(val_window)
+            self.val_history.clear()
+        self.history.clear()
+        for col in bad.any(0).nonzero().flatten().tolist():
+            row = self.active[col]
+            self.diverged_at.setdefault(row, self.done + 1 + int(bad[:, col].int().argmax()))
+        self.done = epoch
+        wb = params.detach()[:, :, 0].T.tolist()
+        pending = {i: self.active.index(self.row_of[i]) for i in self.pending_runs()}
+        for i, col in pending.items():
+            row = self.row_of[i]
+            if row in self.diverged_at and self.diverged_at[row] <= self.runs[i].epochs:
+                at = self.diverged_at[row]
+                self.ends[i] = ("diverged", at - 1, None)
+            elif self.runs[i].epochs == epoch:
+                if all(map(math.isfinite, wb[col])):
+                    self.ends[i] = ("completed", epoch, wb[col])
+                else:  # the last update overflowed: the next loss would not be finite
+                    self.diverged_at[row] = epoch + 1
+                    self.ends[i] = ("diverged", epoch, None)
+        if self.on_report is not None and self.report_every and epoch % self.report_every == 0:
+            latest = {i: float(window[-1, c]) for i, c in pending.items() if i not in self.ends}
+            for i in self.on_report(epoch, latest) if latest else ():
+                self.ends[i] = ("pruned", epoch, wb[pending[i]])
+        needed = {self.row_of[i] for i in self.pending_runs()}
+        keep = [col for col, row in enumerate(self.active) if row in needed]
+        if len(keep) == len(self.active):
+            return None
+        self.active = [self.active[col] for col in keep]
+        return torch.tensor(keep, dtype=torch.long)
+
+    def pending_runs(self) -> list[int]:
+        return [i for i in range(len(self.runs)) if i not in self.ends]
+
+    def results(self) -> list[RunResult]:
+        out = []
+        for i, run in enumerate(self.runs):
+            status, n, wb = self.ends[i]
+            row = self.row_of[i]
+            val = None if self.val_losses is None else self.val_losses[:n, row].tolist()
+            result = RunResult(status, self.losses[:n, row].tolist(), val)
+            if status == "diverged":
+                result.diverged_at_epoch = self.diverged_at[row]
+            else:
+                result.w, result.b = wb
+                result.w_raw, result.b_raw = run.normalizer.to_raw(*wb)
+            out.append(result)
+        return out
