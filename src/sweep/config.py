@@ -7,11 +7,12 @@ sweep space. Both kinds of failure end up as one `ConfigError` line (see `errors
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 # Groups whose option is itself a choice a sweep can vary.
 GROUPS = ("data", "normalization", "optimizer")
@@ -134,3 +135,70 @@ def register() -> None:
             cs.store(group=f"schema/{group}", name=option, node=node)
     for group, node in (("train", Train), ("tracking", Tracking), ("sweep", Sweep)):
         cs.store(group="schema", name=group, node=node)
+
+
+def _positive(v: float) -> bool:
+    return v > 0
+
+
+def _unit(v: float) -> bool:
+    return 0 <= v < 1
+
+
+# Range rules for leaves whose type alone does not make them valid: key -> (allowed, test).
+RULES: dict[str, tuple[str, Any]] = {
+    "optimizer.lr": ("a number > 0", _positive),
+    "optimizer.momentum": ("a number in [0, 1)", _unit),
+    "optimizer.beta1": ("a number in [0, 1)", _unit),
+    "optimizer.beta2": ("a number in [0, 1)", _unit),
+    "optimizer.eps": ("a number > 0", _positive),
+    "normalization.factor": ("a number > 0", _positive),
+    "train.epochs": ("an integer >= 1", lambda v: v >= 1),
+    "train.val_fraction": ("a number in [0, 1)", _unit),
+    "train.init_params": ("two finite numbers [w, b]", lambda v: len(v) == 2),
+    "sweep.n_trials": ("an integer >= 1, or null for the whole grid", lambda v: v >= 1),
+    "sweep.batch_size": ("an integer >= 1", lambda v: v >= 1),
+    "sweep.report_every": ("an integer >= 1", lambda v: v >= 1),
+    "sweep.pruner.n_startup_trials": ("an integer >= 0", lambda v: v >= 0),
+    "sweep.pruner.n_warmup_steps": ("an integer >= 0", lambda v: v >= 0),
+    "sweep.pruner.min_resource": ("an integer >= 1", lambda v: v >= 1),
+    "sweep.pruner.reduction_factor": ("an integer >= 2", lambda v: v >= 2),
+}
+
+
+def check_value(key: str, value: Any) -> None:
+    """Raise ConfigError unless `value` is allowed at `key` (keys without a rule pass)."""
+    if key not in RULES or value is None:
+        return
+    allowed, test = RULES[key]
+    numbers = value if isinstance(value, list | tuple) else [value]
+    ok = all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers)
+    if not (ok and all(math.isfinite(n) for n in numbers) and test(value)):
+        raise ConfigError(key, f"must be {allowed} (got {value!r})")
+
+
+def leaves(node: Any, prefix: str = "") -> dict[str, Any]:
+    """Every leaf of a (resolved) config under its dotted key; lists count as leaves."""
+    if isinstance(node, DictConfig):
+        node = OmegaConf.to_container(node, resolve=True)
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(leaves(value, f"{dotted}."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def validate(cfg: DictConfig) -> None:
+    """Check every ranged leaf of a composed config (types were checked by the schema)."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(missing[0], f"a value is required (add {missing[0]}=...)")
+    for key, value in leaves(cfg).items():
+        if not key.startswith("sweep.space."):
+            check_value(key, value)
+    for key in ("tracking.uri", "tracking.experiment", "name"):
+        if not str(OmegaConf.select(cfg, key) or "").strip():
+            raise ConfigError(key, "must not be empty")

@@ -6,10 +6,16 @@ one line naming the key or file and what is allowed. `HYDRA_FULL_ERROR=1` keeps 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from hydra.errors import MissingConfigException, OverrideParseException
-from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+)
 
 from sweep.config import ConfigError
 
@@ -26,8 +32,8 @@ def one_line(ex: BaseException) -> str:
         text = f"{group}: unknown option '{option}'; allowed: {', '.join(sorted(ex.options))}"
     elif isinstance(cause, MissingMandatoryValue):
         text = f"{cause.full_key}: a value is required (set {cause.full_key}=...)"
-    elif isinstance(cause, ConfigKeyError) and getattr(cause, "full_key", None):
-        text = f"{cause.full_key}: unknown key; {_first_line(cause)}"
+    elif isinstance(cause, ConfigKeyError | ConfigAttributeError) and cause.full_key:
+        text = f"{cause.full_key}: unknown key{_allowed_keys(cause.object_type)}"
     elif isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
         text = f"{cause.full_key}: {_first_line(cause)}"
     elif isinstance(ex, OverrideParseException):
@@ -40,3 +46,10 @@ def one_line(ex: BaseException) -> str:
 def _first_line(ex: BaseException) -> str:
     lines = [line for line in str(ex).splitlines() if line.strip()]
     return lines[0] if lines else ""
+
+
+def _allowed_keys(schema: object) -> str:
+    if not dataclasses.is_dataclass(schema):
+        return ""
+    names = [f.name for f in dataclasses.fields(schema)]
+    return f"; allowed: {', '.join(names)}" if names else "; this option takes no settings"

@@ -1,0 +1,52 @@
+"""`python -m sweep`: compose the config with Hydra and hand it to the engine.
+
+Any failure becomes one line on stderr and exit status 2; `HYDRA_FULL_ERROR=1` shows the
+traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from sweep.config import register
+
+CONFIG_DIR = os.environ.get("SWEEP_CONFIG_DIR") or str(Path(__file__).resolve().parents[2] / "conf")
+FULL_ERROR = os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
+def fail(ex: BaseException) -> None:
+    """Report `ex` as one line and exit 2, unless the user asked for the full traceback."""
+    if FULL_ERROR:
+        raise ex
+    from sweep.errors import one_line
+
+    print(f"error: {one_line(ex)}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
+def app(cfg: DictConfig) -> None:
+    from sweep.engine import run
+
+    try:
+        run(cfg)
+    except Exception as ex:  # inside the job, so Hydra adds no lines of its own
+        fail(ex)
+
+
+def main() -> None:
+    register()
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # composition errors reach us, not Hydra's printer
+    try:
+        app()
+    except Exception as ex:
+        fail(ex)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""What one training run sends to MLflow, built from its config and its result."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from sweep import plots
+from sweep.bookkeeping import RunResult
+from sweep.config import leaves
+from sweep.tracking import RunRecord
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One training run's resolved config and the option chosen in each config group."""
+
+    name: str
+    config: dict[str, Any]
+    choices: dict[str, str]
+    number: int | None = None  # Optuna's trial number, when the run is part of a study
+
+
+def _param(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, list | dict) else str(value)
+
+
+def _redact(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{parts.hostname}"))
+
+
+def params_of(trial: Trial) -> dict[str, str]:
+    """Every config leaf under its dotted key, plus each group's option under its name."""
+    flat = {k: v for k, v in leaves(trial.config).items() if not k.startswith("sweep.space")}
+    flat["tracking.uri"] = _redact(str(flat.get("tracking.uri", "")))
+    params = {k: _param(v) for k, v in flat.items()}
+    params.update(trial.choices)
+    return params
+
+
+def config_yaml(config: dict[str, Any], choices: dict[str, str]) -> str:
+    from omegaconf import OmegaConf
+
+    header = "".join(f"# {g}={o}\n" for g, o in sorted(choices.items()))
+    return header + OmegaConf.to_yaml(OmegaConf.create(config))
+
+
+def run_record(trial: Trial, result: RunResult, tags: dict[str, str] | None = None) -> RunRecord:
+    record = RunRecord(name=trial.name, params=params_of(trial), tags={"status": result.status})
+    record.tags.update(tags or {})
+    record.series["loss"] = result.losses
+    curves = {"loss": result.losses}
+    if result.val_losses is not None:
+        record.series["val_loss"] = result.val_losses
+        curves["val_loss"] = result.val_losses
+    note = ""
+    if result.status == "diverged":
+        record.tags["diverged_at_epoch"] = str(result.diverged_at_epoch)
+        note = f"diverged at epoch {result.diverged_at_epoch}"
+    else:
+        record.metrics.update(
+            final_loss=result.losses[-1],
+            w=result.w,
+            b=result.b,
+            w_raw=result.w_raw,
+            b_raw=result.b_raw,
+        )
+        if result.val_losses:
+            record.metrics["final_val_loss"] = result.val_losses[-1]
+    if result.status == "pruned":
+        record.tags["pruned_at_epoch"] = str(len(result.losses))
+        note = f"pruned at epoch {len(result.losses)}"
+    record.tags["epochs_trained"] = str(len(result.losses))
+    record.artifacts["config.yaml"] = config_yaml(trial.config, trial.choices).encode()
+    record.artifacts["loss_curve.png"] = plots.loss_curve(trial.name, curves, note)
+    return record

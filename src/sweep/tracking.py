@@ -1,0 +1,143 @@
+"""MLflow, behind one narrow interface: a run is one `RunRecord` handed to `Tracker.submit`.
+
+Records are plain data (names, strings and floats; no torch), so what is sent can later be
+spooled to disk and replayed. Per-epoch points travel in log-batch requests of at most 1000
+entities, and runs are shipped by a small thread pool: against a tracking server a request
+costs tens of milliseconds whatever it carries, so requests, not points, are the cost.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sweep.config import ConfigError
+
+MAX_ENTITIES = 1000  # MLflow's log-batch limits
+MAX_PARAMS_TAGS = 100
+
+
+@dataclass
+class RunRecord:
+    """Everything one MLflow run holds."""
+
+    name: str
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    series: dict[str, list[float]] = field(default_factory=dict)  # step i+1 holds value i
+    metrics: dict[str, float] = field(default_factory=dict)
+    artifacts: dict[str, bytes] = field(default_factory=dict)  # file name -> content
+
+
+def is_remote(uri: str) -> bool:
+    return urlsplit(uri).scheme in ("http", "https")
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast, as `tracking.uri`, when the tracking store cannot be used at all."""
+    parts = urlsplit(uri)
+    if is_remote(uri):
+        try:
+            with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout):
+                return
+        except urllib.error.HTTPError as ex:
+            if ex.code < 500:
+                return  # the server answers; authentication and routes are MLflow's business
+            reason = f"HTTP {ex.code}"
+        except (urllib.error.URLError, OSError) as ex:
+            reason = str(getattr(ex, "reason", ex))
+        raise ConfigError("tracking.uri", f"cannot reach MLflow at {uri} ({reason})")
+    if parts.scheme == "sqlite":
+        path = Path(parts.path[1:] if parts.path.startswith("/") else parts.path)
+        if str(path) not in ("", ":memory:") and not path.parent.resolve().is_dir():
+            raise ConfigError("tracking.uri", f"no directory for the SQLite file in {uri}")
+
+
+class Tracker:
+    """One MLflow experiment on one tracking store."""
+
+    def __init__(self, uri: str, experiment: str, workers: int | None = None) -> None:
+        from mlflow.tracking import MlflowClient
+
+        check_reachable(uri)
+        self.uri = uri
+        self.client = MlflowClient(tracking_uri=uri)
+        self.experiment_id = self._experiment(experiment)
+        # SQLite allows one writer at a time; a server takes several requests at once.
+        self.pool = ThreadPoolExecutor(workers or (4 if is_remote(uri) else 1))
+
+    def _experiment(self, name: str) -> str:
+        from mlflow.exceptions import MlflowException
+
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            if found.lifecycle_stage == "deleted":
+                self.client.restore_experiment(found.experiment_id)
+            return found.experiment_id
+        try:
+            return self.client.create_experiment(name)
+        except MlflowException:  # another worker created it first
+            return self.client.get_experiment_by_name(name).experiment_id
+
+    def submit(self, record: RunRecord, parent_id: str | None = None) -> Future[str]:
+        """Ship `record` as a new run in the background; the future holds its run id."""
+        return self.pool.submit(self.log_run, record, parent_id)
+
+    def log_run(self, record: RunRecord, parent_id: str | None = None) -> str:
+        """Create, fill and finish one run; a run that fails half-way is marked FAILED."""
+        tags = dict(record.tags)
+        if parent_id is not None:
+            tags["mlflow.parentRunId"] = parent_id
+        run = self.client.create_run(self.experiment_id, run_name=record.name)
+        run_id = run.info.run_id
+        try:
+            self.write(run_id, record, tags)
+        except BaseException:
+            self.client.set_terminated(run_id, "FAILED")
+            raise
+        self.client.set_terminated(run_id, "FINISHED")
+        return run_id
+
+    def write(self, run_id: str, record: RunRecord, tags: dict[str, str] | None = None) -> None:
+        """Add a record's params, tags, metrics and artifacts to an existing run."""
+        for metrics, params, tags_ in _batches(record, record.tags if tags is None else tags):
+            self.client.log_batch(run_id, metrics=metrics, params=params, tags=tags_)
+        if record.artifacts:
+            with tempfile.TemporaryDirectory() as tmp:
+                for name, content in record.artifacts.items():
+                    (Path(tmp) / name).write_bytes(content)
+                self.client.log_artifacts(run_id, tmp)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+def _batches(record: RunRecord, tags: dict[str, str]) -> Iterator[tuple[list, list, list]]:
+    """log-batch payloads: params and tags first, then points, final scalars last."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    now = int(time.time() * 1000)
+    points = [
+        Metric(key, value, now, step)
+        for key, values in record.series.items()
+        for step, value in enumerate(values, start=1)
+    ]
+    points += [Metric(key, value, now, 0) for key, value in record.metrics.items()]
+    if any(not math.isfinite(m.value) for m in points):
+        raise ValueError(f"run {record.name}: refusing to log a non-finite metric")
+    params = [Param(k, v) for k, v in record.params.items()]
+    tag_list = [RunTag(k, v) for k, v in tags.items()]
+    while params or tag_list or points:
+        p, params = params[:MAX_PARAMS_TAGS], params[MAX_PARAMS_TAGS:]
+        t, tag_list = tag_list[:MAX_PARAMS_TAGS], tag_list[MAX_PARAMS_TAGS:]
+        room = MAX_ENTITIES - len(p) - len(t)
+        m, points = points[:room], points[room:]
+        yield m, p, t
