@@ -44,8 +44,7 @@ def _read_csv(path: Path, x: str, y: str) -> Readings:
     if not path.is_file():
         raise ConfigError("data.path", f"no such file '{path}'")
     try:
-        # round_trip parses "35.7" to the same double Python does, so CSV equals built-in.
-        frame = pd.read_csv(path, float_precision="round_trip")
+        frame = pd.read_csv(path)  # pandas parses "35.7" to the same double Python does
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as ex:
         raise ConfigError("data.path", f"'{path}' is not a readable CSV file ({ex})") from None
     columns = []

@@ -1,0 +1,54 @@
+"""Bad input: one line on stderr naming the key or file, exit 2, nothing in the store."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import run_sweep, runs_of
+
+BAD = [
+    (["optimizer.lr=-1"], "optimizer.lr: must be a number > 0"),
+    (["optimizer.lr=abc"], "optimizer.lr: Value 'abc'"),
+    (["train.epochs=0"], "train.epochs: must be an integer >= 1"),
+    (["normalization=bogus"], "normalization: unknown option 'bogus'; allowed: minmax, none"),
+    (["train.val_fraction=1.5"], "train.val_fraction: must be a number in [0, 1)"),
+    (["data=csv", "data.path=missing.csv"], "data.path: no such file 'missing.csv'"),
+    (["data=csv", "data.path=bad.csv", "data.x=nope"], "data.x: 'bad.csv' has no column 'nope'"),
+    (["data=csv", "data.path=bad.csv", "data.y=word"], "data.y: 'bad.csv' column 'word' is not"),
+    (["data=csv", "data.path=bad.csv", "data.y=gap"], "data.y: 'bad.csv' column 'gap' holds NaN"),
+    (["data=csv", "data.path=one.csv"], "data.path: 'one.csv' has 1 rows; at least 2"),
+    (["tracking.uri=http://127.0.0.1:9"], "tracking.uri: cannot reach MLflow at http://127.0.0.1:9"),
+    (["optimizer.momentum=0.5"], "optimizer.momentum: unknown key; allowed: lr"),
+    (["optimizer=sgd", "optimizer.momentum=1.5"], "optimizer.momentum: must be a number in"),
+    (["data=csv"], "data.path: a value is required"),
+]
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    (tmp_path / "bad.csv").write_text("t_u,t_c,word,gap\n1,2,a,3\n2,3,b,\n3,4,c,5\n")
+    (tmp_path / "one.csv").write_text("t_u,t_c\n1,2\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize(("overrides", "message"), BAD, ids=[" ".join(o) for o, _ in BAD])
+def test_bad_input_is_one_line_and_leaves_nothing(workdir, mlflow_server, overrides, message):
+    uri = [] if any(o.startswith("tracking.uri") for o in overrides) else [
+        f"tracking.uri={mlflow_server}"]  # fmt: skip
+    done = run_sweep(*overrides, *uri, "tracking.experiment=bad-input", cwd=workdir)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert done.stderr.startswith(f"error: {message}"), done.stderr
+    assert "Traceback" not in done.stderr
+    assert runs_of(mlflow_server, "bad-input") == []
+
+
+def test_full_error_shows_the_traceback(workdir):
+    done = run_sweep("train.epochs=0", cwd=workdir, env={"HYDRA_FULL_ERROR": "1"})
+    assert done.returncode != 0
+    assert "Traceback" in done.stderr and "ConfigError" in done.stderr
+
+
+def test_help_is_hydras(workdir):
+    done = run_sweep("--help", cwd=workdir)
+    assert done.returncode == 0
+    assert "normalization: minmax, none, scale, standard" in done.stdout
