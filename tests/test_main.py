@@ -16,7 +16,10 @@ BAD = [
     (["data=csv", "data.path=bad.csv", "data.y=word"], "data.y: 'bad.csv' column 'word' is not"),
     (["data=csv", "data.path=bad.csv", "data.y=gap"], "data.y: 'bad.csv' column 'gap' holds NaN"),
     (["data=csv", "data.path=one.csv"], "data.path: 'one.csv' has 1 rows; at least 2"),
-    (["tracking.uri=http://127.0.0.1:9"], "tracking.uri: cannot reach MLflow at http://127.0.0.1:9"),
+    (
+        ["tracking.uri=http://127.0.0.1:9"],
+        "tracking.uri: cannot reach MLflow at http://127.0.0.1:9",
+    ),
     (["optimizer.momentum=0.5"], "optimizer.momentum: unknown key; allowed: lr"),
     (["optimizer=sgd", "optimizer.momentum=1.5"], "optimizer.momentum: must be a number in"),
     (["data=csv"], "data.path: a value is required"),

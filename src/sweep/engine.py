@@ -7,6 +7,8 @@ MLflow as a plain run with no parent.
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Sequence
 
 from hydra.core.hydra_config import HydraConfig
@@ -15,6 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 from sweep.bookkeeping import Reporter, RunResult, RunSpec
 from sweep.config import validate
 from sweep.records import Trial
+
+log = logging.getLogger(__name__)
 
 
 def choices_of(hydra_choices: dict) -> dict[str, str]:
@@ -50,9 +54,15 @@ def run_single(cfg: DictConfig, choices: dict[str, str]) -> None:
     trial = Trial(cfg.name, OmegaConf.to_container(cfg, resolve=True), choices)
     trial = Trial(run_name(trial), trial.config, choices)
     datasets = load_data([trial])  # bad data fails here, before anything is tracked
+    t0 = time.perf_counter()
     tracker = Tracker(cfg.tracking.uri, cfg.tracking.experiment, workers=1)
+    t1 = time.perf_counter()
     [result] = train_trials([trial], datasets)
+    t2 = time.perf_counter()
     run_id = tracker.log_run(run_record(trial, result))
+    t3 = time.perf_counter()
+    timings = (t1 - t0, t2 - t1, t3 - t2)
+    log.info("timings: store setup %.2f s, training %.2f s, logging %.2f s", *timings)
     print_run(result)
     print(f"MLflow run {run_id} in experiment '{cfg.tracking.experiment}' at {cfg.tracking.uri}")
 
