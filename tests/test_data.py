@@ -60,7 +60,7 @@ def test_bad_csv_names_the_key_and_the_problem(tmp_path, text, x, key, needle):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(ConfigError, match="data.path: no such file"):
+    with pytest.raises(ConfigError, match=r"data\.path: no such file"):
         load("csv", Csv(tmp_path / "missing.csv"))
 
 
@@ -75,5 +75,5 @@ def test_split_is_seeded_and_disjoint():
 
 
 def test_split_too_small_is_an_error():
-    with pytest.raises(ConfigError, match="train.val_fraction"):
+    with pytest.raises(ConfigError, match=r"train\.val_fraction"):
         split(load("thermometer", None), 0.05, 0)

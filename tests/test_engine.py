@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import yaml
-from conftest import LECTURE_LOSSES, LECTURE_PARAMS, client_for, run_sweep, runs_of
 
 from sweep.data import T_C, T_U
+
+from conftest import LECTURE_LOSSES, LECTURE_PARAMS, client_for, run_sweep, runs_of
 
 
 def history(client, run_id, key):
@@ -37,10 +39,10 @@ def check_lecture_run(uri, experiment, tmp_path):
     names = sorted(a.path for a in client.list_artifacts(run.info.run_id))
     assert names == ["config.yaml", "loss_curve.png"]
     local = client.download_artifacts(run.info.run_id, "config.yaml", str(tmp_path))
-    config = yaml.safe_load(open(local))
+    config = yaml.safe_load(Path(local).read_text())
     assert config["optimizer"]["lr"] == 0.01 and config["train"]["epochs"] == 5000
     png = client.download_artifacts(run.info.run_id, "loss_curve.png", str(tmp_path))
-    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_lecture_on_the_embedded_default_store(tmp_path):

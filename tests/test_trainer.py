@@ -7,10 +7,11 @@ import math
 import pytest
 import torch
 
-from conftest import LECTURE_LOSSES, LECTURE_PARAMS
 from sweep.data import load, split
 from sweep.normalize import fit
 from sweep.trainer import RunSpec, train
+
+from conftest import LECTURE_LOSSES, LECTURE_PARAMS
 
 DATA = split(load("thermometer", None), 0.0, 0)
 
