@@ -101,6 +101,8 @@ class Sweep:
     storage: str = "sqlite:///optuna.db"
     study_name: str = "${name}"
     seed: int = 0
+    heartbeat_interval: int = 5
+    grace_period: int = 20
 
 
 @dataclass
@@ -159,6 +161,8 @@ RULES: dict[str, tuple[str, Any]] = {
     "sweep.n_trials": ("an integer >= 1, or null for the whole grid", lambda v: v >= 1),
     "sweep.batch_size": ("an integer >= 1", lambda v: v >= 1),
     "sweep.report_every": ("an integer >= 1", lambda v: v >= 1),
+    "sweep.heartbeat_interval": ("an integer >= 1", lambda v: v >= 1),
+    "sweep.grace_period": ("an integer >= 2", lambda v: v >= 2),
     "sweep.pruner.n_startup_trials": ("an integer >= 0", lambda v: v >= 0),
     "sweep.pruner.n_warmup_steps": ("an integer >= 0", lambda v: v >= 0),
     "sweep.pruner.min_resource": ("an integer >= 1", lambda v: v >= 1),

@@ -40,7 +40,7 @@ def run(cfg: DictConfig) -> None:
     validate(cfg)
     choices = choices_of(HydraConfig.get().runtime.choices)
     if cfg.sweep.space:
-        from sweep.study import run_sweep
+        from sweep.sweeper import run_sweep
 
         run_sweep(cfg, choices)
     else:

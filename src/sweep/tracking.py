@@ -13,7 +13,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,18 @@ class RunRecord:
     series: dict[str, list[float]] = field(default_factory=dict)  # step i+1 holds value i
     metrics: dict[str, float] = field(default_factory=dict)
     artifacts: dict[str, bytes] = field(default_factory=dict)  # file name -> content
+
+
+@dataclass
+class StoredRun:
+    """A run as read back from the store."""
+
+    run_id: str
+    name: str
+    status: str
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
 
 
 def is_remote(uri: str) -> bool:
@@ -64,20 +76,24 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
 class Tracker:
     """One MLflow experiment on one tracking store."""
 
-    def __init__(self, uri: str, experiment: str, workers: int | None = None) -> None:
+    def __init__(
+        self, uri: str, experiment: str, workers: int | None = None, create: bool = True
+    ) -> None:
         from mlflow.tracking import MlflowClient
 
         check_reachable(uri)
         self.uri = uri
         self.client = MlflowClient(tracking_uri=uri)
-        self.experiment_id = self._experiment(experiment)
+        self.experiment_id = self._experiment(experiment, create)
         # SQLite allows one writer at a time; a server takes several requests at once.
         self.pool = ThreadPoolExecutor(workers or (4 if is_remote(uri) else 1))
 
-    def _experiment(self, name: str) -> str:
+    def _experiment(self, name: str, create: bool) -> str:
         from mlflow.exceptions import MlflowException
 
         found = self.client.get_experiment_by_name(name)
+        if found is None and not create:
+            raise ConfigError("experiment", f"no MLflow experiment '{name}' at {self.uri}")
         if found is not None:
             if found.lifecycle_stage == "deleted":
                 self.client.restore_experiment(found.experiment_id)
@@ -87,8 +103,13 @@ class Tracker:
         except MlflowException:  # another worker created it first
             return self.client.get_experiment_by_name(name).experiment_id
 
-    def submit(self, record: RunRecord, parent_id: str | None = None) -> Future[str]:
-        """Ship `record` as a new run in the background; the future holds its run id."""
+    def submit(
+        self, record: RunRecord | Callable[[], RunRecord], parent_id: str | None = None
+    ) -> Future[str]:
+        """Ship `record` (or what the callable builds) as a new run in the background;
+        the future holds its run id."""
+        if callable(record):
+            return self.pool.submit(lambda: self.log_run(record(), parent_id))
         return self.pool.submit(self.log_run, record, parent_id)
 
     def log_run(self, record: RunRecord, parent_id: str | None = None) -> str:
@@ -115,6 +136,47 @@ class Tracker:
                 for name, content in record.artifacts.items():
                     (Path(tmp) / name).write_bytes(content)
                 self.client.log_artifacts(run_id, tmp)
+
+    def start_run(self, record: RunRecord) -> str:
+        """A run left RUNNING (a sweep's parent), filled with `record`."""
+        run_id = self.client.create_run(self.experiment_id, run_name=record.name).info.run_id
+        self.write(run_id, record)
+        return run_id
+
+    def set_status(self, run_id: str, status: str) -> None:
+        """RUNNING again (a resumed parent), or FINISHED / FAILED / KILLED with an end time."""
+        if status == "RUNNING":
+            self.client.update_run(run_id, status="RUNNING")
+        else:
+            self.client.set_terminated(run_id, status)
+
+    def find_runs(self, **tags: str) -> list[StoredRun]:
+        """Active runs of the experiment whose tags have these values (keys may hold dots)."""
+        from mlflow.entities import ViewType
+
+        clauses = [f"tags.`{k}` = '{v}'" for k, v in tags.items()]
+        found, token = [], None
+        while True:
+            page = self.client.search_runs(
+                [self.experiment_id], " AND ".join(clauses), ViewType.ACTIVE_ONLY,
+                max_results=1000, page_token=token,
+            )  # fmt: skip
+            found += [
+                StoredRun(r.info.run_id, r.info.run_name, r.info.status,
+                          r.data.params, r.data.metrics, r.data.tags)
+                for r in page
+            ]  # fmt: skip
+            token = page.token
+            if not token:
+                return found
+
+    def history(self, run_id: str, key: str) -> list[float]:
+        points = sorted(self.client.get_metric_history(run_id, key), key=lambda m: m.step)
+        return [m.value for m in points]
+
+    def delete_runs(self, run_ids: list[str]) -> None:
+        for run_id in run_ids:
+            self.client.delete_run(run_id)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)

@@ -1,0 +1,95 @@
+"""A sweep's parent run in MLflow: found again by study name, so a resumed sweep reuses it.
+
+It holds the sweep's config, and once trials are done the summary table (CSV), the plots,
+and the best trial's loss, params (as tags: params cannot change) and run id.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+from omegaconf import DictConfig, OmegaConf
+
+from sweep import report
+from sweep.config import leaves
+from sweep.records import Trial, config_yaml
+from sweep.space import Space
+from sweep.tracking import RunRecord, StoredRun, Tracker
+
+# Settings that may differ between invocations of one sweep: tags, refreshed each time.
+VOLATILE = ("sweep.n_trials", "sweep.batch_size", "sweep.report_every", "sweep.heartbeat_interval",
+            "sweep.grace_period")  # fmt: skip
+BEST_CURVES = 5
+
+
+class Parent:
+    def __init__(
+        self, tracker: Tracker, study: optuna.Study, cfg: DictConfig, choices: dict, space: Space
+    ) -> None:
+        self.tracker, self.study, self.space = tracker, study, space
+        self.name = study.study_name
+        config = OmegaConf.to_container(cfg, resolve=True)
+        tags = {k: str(OmegaConf.select(cfg, k)) for k in VOLATILE}
+        tags["sweep.space_keys"] = json.dumps(space.keys)
+        found = tracker.find_runs(**{"sweep.role": "parent", "optuna.study": self.name})
+        if found:
+            self.run_id = found[0].run_id
+            tracker.set_status(self.run_id, "RUNNING")
+            tracker.write(self.run_id, RunRecord(self.name, tags=tags))
+        else:
+            flat = {k: v for k, v in leaves(config).items() if k not in VOLATILE}
+            params = {k: json.dumps(v) if isinstance(v, list) else str(v) for k, v in flat.items()}
+            params = {k: v for k, v in params.items() if k not in space.keys}
+            params.update(choices)
+            tags |= {"sweep.role": "parent", "optuna.study": self.name,
+                     "sweep.started": time.strftime("%Y-%m-%dT%H:%M:%S")}  # fmt: skip
+            artifacts = {"config.yaml": config_yaml(config, choices).encode()}
+            record = RunRecord(self.name, params=params, tags=tags, artifacts=artifacts)
+            self.run_id = tracker.start_run(record)
+        study.set_user_attr("mlflow_parent_run_id", self.run_id)
+
+    def child_tags(self, trial: Trial) -> dict[str, str]:
+        return {"optuna.study": self.name, "optuna.trial_number": str(trial.number)}
+
+    def children(self) -> list[StoredRun]:
+        return self.tracker.find_runs(**{"mlflow.parentRunId": self.run_id})
+
+    def finish(self, trained: int, output_dir: str) -> None:
+        """Print the table; when this invocation trained anything, update the parent run."""
+        frame = report.table(self.children(), self.space.keys)
+        path = Path(output_dir) / "summary.csv"
+        frame.to_csv(path, index=False)
+        if trained:
+            self.tracker.write(self.run_id, self._summary(frame))
+        states = [t.state for t in self.study.get_trials(deepcopy=False)]
+        if optuna.trial.TrialState.RUNNING not in states:
+            self.tracker.set_status(self.run_id, "FINISHED")
+        print(report.summary_text(frame))
+        print(f"Trained {trained} trials in this run. Parent run {self.run_id} ('{self.name}').")
+        print(f"Summary table: {path}")
+
+    def _summary(self, frame: Any) -> RunRecord:
+        completed = frame[frame["status"] == "completed"]
+        curves = {
+            f"t{row.trial:03d} {row.final_loss:.6g}": self.tracker.history(row.run_id, "loss")
+            for row in completed.head(BEST_CURVES).itertuples()
+        }
+        record = RunRecord(self.name, artifacts=report.parent_artifacts(frame, curves))
+        counts = frame["status"].value_counts()
+        statuses = ("completed", "diverged", "pruned")
+        record.metrics = {f"n_{s}": float(counts.get(s, 0)) for s in statuses}
+        if len(completed):
+            best = completed.iloc[0]
+            for key in ("final_loss", "w_raw", "b_raw"):
+                record.metrics[f"best_{key}"] = float(best[key])
+            record.tags = {"best.trial": str(best["trial"]), "best.run_id": str(best["run_id"])}
+            record.tags |= {f"best.{k}": str(best[k]) for k in [*self.space.keys, *report.ALWAYS]}
+        return record
+
+    def interrupted(self) -> None:
+        self.tracker.set_status(self.run_id, "KILLED")
+        print(f"Interrupted. Parent run {self.run_id}; run the same command again to resume.")

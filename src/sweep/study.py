@@ -1,0 +1,159 @@
+"""The Optuna side of a sweep: the study in its storage, samplers, pruners, trial states.
+
+All trial bookkeeping lives in the study, not in this process: how many trials are done,
+which are running elsewhere, which died (heartbeats), which grid points are missing. That is
+what makes a sweep resumable and lets several workers share one study.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from sweep.bookkeeping import RunResult
+from sweep.config import ConfigError
+
+SAMPLERS = ("tpe", "random", "cmaes", "gp", "grid")
+PRUNERS = ("none", "median", "hyperband")
+DONE = (TrialState.COMPLETE, TrialState.PRUNED)
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+# Heartbeats are "experimental" since Optuna 2.9; we rely on them knowingly.
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+
+
+def check_settings(sweep: Any) -> None:
+    """Sampler and pruner names, before anything is created."""
+    if sweep.sampler not in SAMPLERS:
+        allowed = ", ".join(SAMPLERS)
+        raise ConfigError("sweep.sampler", f"unknown sampler '{sweep.sampler}'; allowed: {allowed}")
+    if sweep.pruner.kind not in PRUNERS:
+        allowed = ", ".join(PRUNERS)
+        raise ConfigError(
+            "sweep.pruner.kind", f"unknown pruner '{sweep.pruner.kind}'; allowed: {allowed}"
+        )
+
+
+def make_sampler(kind: str, seed: int) -> optuna.samplers.BaseSampler:
+    # A grid's points are all enqueued with fixed values, so its sampler is never consulted.
+    if kind in ("random", "grid"):
+        return optuna.samplers.RandomSampler(seed=seed)
+    if kind == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    if kind == "gp":
+        return optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+
+
+def make_pruner(pruner: Any, max_epochs: int) -> optuna.pruners.BasePruner:
+    if pruner.kind == "median":
+        return optuna.pruners.MedianPruner(pruner.n_startup_trials, pruner.n_warmup_steps)
+    if pruner.kind == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            pruner.min_resource, max(max_epochs, pruner.min_resource + 1), pruner.reduction_factor
+        )
+    return optuna.pruners.NopPruner()
+
+
+def open_study(sweep: Any, max_epochs: int) -> optuna.Study:
+    """Create or load the study `sweep.study_name` in `sweep.storage` (heartbeats on)."""
+    storage: Any = None
+    if sweep.storage:
+        try:
+            storage = optuna.storages.RDBStorage(
+                sweep.storage,
+                heartbeat_interval=sweep.heartbeat_interval,
+                grace_period=sweep.grace_period,
+            )
+        except Exception as ex:  # SQLAlchemy's many ways to say "cannot open that"
+            reason = " ".join(str(ex).split())[:200]
+            raise ConfigError("sweep.storage", f"cannot open {sweep.storage} ({reason})") from None
+    return optuna.create_study(
+        storage=storage,
+        study_name=sweep.study_name,
+        direction="minimize",
+        sampler=make_sampler(sweep.sampler, sweep.seed),
+        pruner=make_pruner(sweep.pruner, max_epochs),
+        load_if_exists=True,
+    )
+
+
+def fail_stale(study: optuna.Study) -> None:
+    """Trials whose worker stopped sending heartbeats become FAIL (and are retried)."""
+    optuna.storages.fail_stale_trials(study)
+
+
+def params_key(trial: optuna.trial.FrozenTrial | dict[str, Any]) -> str:
+    """A trial's values (or, while it waits in the queue, its fixed values) as one string."""
+    if isinstance(trial, optuna.trial.FrozenTrial):
+        trial = trial.params or trial.system_attrs.get("fixed_params", {})
+    return json.dumps(trial, sort_keys=True)
+
+
+def missing_grid_points(study: optuna.Study, grid: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Grid points that are neither done, nor running, nor waiting in the queue."""
+    states = (*DONE, TrialState.RUNNING, TrialState.WAITING)
+    taken = {params_key(t) for t in study.get_trials(deepcopy=False, states=states)}
+    return [p for p in grid if params_key(p) not in taken]
+
+
+def count(study: optuna.Study, states: Iterable[TrialState], grid: list | None = None) -> int:
+    trials = study.get_trials(deepcopy=False, states=tuple(states))
+    if grid is None:
+        return len(trials)
+    points = {params_key(p) for p in grid}
+    return sum(params_key(t) in points for t in trials)
+
+
+def tell(study: optuna.Study, trial: optuna.Trial, result: RunResult, run_id: str) -> None:
+    """Record a trained trial; a diverged one gets a finite penalty so samplers learn from it."""
+    trial.set_user_attr("mlflow_run_id", run_id)
+    trial.set_user_attr("status", result.status)
+    if result.status == "pruned":
+        study.tell(trial, state=TrialState.PRUNED)
+    elif result.status == "diverged":
+        # Worse than anything the run reached before blowing up, and never inf or NaN.
+        study.tell(trial, max(result.losses, default=math.ldexp(1, 1000)))
+    else:
+        study.tell(trial, result.losses[-1])
+
+
+class Heartbeat:
+    """Records heartbeats for this worker's running trials, so a killed worker's trials fail."""
+
+    def __init__(self, study: optuna.Study, interval: float) -> None:
+        self.storage, self.interval = study._storage, interval
+        self.trial_ids: set[int] = set()
+        self.lock, self.stop = threading.Lock(), threading.Event()
+        self.enabled = isinstance(self.storage, optuna.storages.RDBStorage)
+        if self.enabled:
+            threading.Thread(target=self._beat, daemon=True).start()
+
+    def add(self, trials: list[optuna.Trial]) -> None:
+        with self.lock:
+            self.trial_ids.update(t._trial_id for t in trials)
+        self._record()
+
+    def remove(self, trials: list[optuna.Trial]) -> None:
+        with self.lock:
+            self.trial_ids.difference_update(t._trial_id for t in trials)
+
+    def _record(self) -> None:
+        if not self.enabled:
+            return
+        with self.lock:
+            ids = list(self.trial_ids)
+        for trial_id in ids:
+            self.storage.record_heartbeat(trial_id)
+
+    def _beat(self) -> None:
+        while not self.stop.wait(self.interval):
+            self._record()
