@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-PATTERN = re.compile(r"store setup ([\d.]+) s, training ([\d.]+) s, logging ([\d.]+) s")
+PATTERN = re.compile(r"training ([\d.]+) s, store setup ([\d.]+) s, logging ([\d.]+) s")
 
 
 def one_run(cwd: str) -> tuple[float, float, float, float]:
@@ -26,7 +26,7 @@ def one_run(cwd: str) -> tuple[float, float, float, float]:
         cwd=cwd, capture_output=True, text=True, check=True,
     )  # fmt: skip
     wall = time.perf_counter() - start
-    setup, training, logging = map(float, PATTERN.search(done.stdout + done.stderr).groups())
+    training, setup, logging = map(float, PATTERN.search(done.stdout + done.stderr).groups())
     return wall, setup, training, logging
 
 

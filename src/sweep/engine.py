@@ -49,20 +49,21 @@ def run(cfg: DictConfig) -> None:
 
 def run_single(cfg: DictConfig, choices: dict[str, str]) -> None:
     from sweep.records import run_record
-    from sweep.tracking import Tracker
+    from sweep.tracking import Tracker, check_reachable
 
     trial = Trial(cfg.name, OmegaConf.to_container(cfg, resolve=True), choices)
     trial = Trial(run_name(trial), trial.config, choices)
     datasets = load_data([trial])  # bad data fails here, before anything is tracked
+    check_reachable(cfg.tracking.uri)
     t0 = time.perf_counter()
-    tracker = Tracker(cfg.tracking.uri, cfg.tracking.experiment, workers=1)
-    t1 = time.perf_counter()
     [result] = train_trials([trial], datasets)
+    t1 = time.perf_counter()
+    tracker = Tracker(cfg.tracking.uri, cfg.tracking.experiment, workers=1)
     t2 = time.perf_counter()
     run_id = tracker.log_run(run_record(trial, result))
     t3 = time.perf_counter()
     timings = (t1 - t0, t2 - t1, t3 - t2)
-    log.info("timings: store setup %.2f s, training %.2f s, logging %.2f s", *timings)
+    log.info("timings: training %.2f s, store setup %.2f s, logging %.2f s", *timings)
     print_run(result)
     print(f"MLflow run {run_id} in experiment '{cfg.tracking.experiment}' at {cfg.tracking.uri}")
 

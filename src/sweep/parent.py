@@ -14,7 +14,6 @@ from typing import Any
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
-from sweep import report
 from sweep.config import leaves
 from sweep.records import Trial, config_yaml
 from sweep.space import Space
@@ -60,6 +59,8 @@ class Parent:
 
     def finish(self, trained: int, output_dir: str) -> None:
         """Print the table; when this invocation trained anything, update the parent run."""
+        from sweep import report
+
         frame = report.table(self.children(), self.space.keys)
         path = Path(output_dir) / "summary.csv"
         frame.to_csv(path, index=False)
@@ -73,6 +74,8 @@ class Parent:
         print(f"Summary table: {path}")
 
     def _summary(self, frame: Any) -> RunRecord:
+        from sweep import report
+
         completed = frame[frame["status"] == "completed"]
         curves = {
             f"t{row.trial:03d} {row.final_loss:.6g}": self.tracker.history(row.run_id, "loss")
@@ -87,7 +90,8 @@ class Parent:
             for key in ("final_loss", "w_raw", "b_raw"):
                 record.metrics[f"best_{key}"] = float(best[key])
             record.tags = {"best.trial": str(best["trial"]), "best.run_id": str(best["run_id"])}
-            record.tags |= {f"best.{k}": str(best[k]) for k in [*self.space.keys, *report.ALWAYS]}
+            keys = dict.fromkeys([*self.space.keys, *report.ALWAYS])
+            record.tags |= {f"best.{k}": str(best[k]) for k in keys}
         return record
 
     def interrupted(self) -> None:

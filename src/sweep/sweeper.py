@@ -8,6 +8,7 @@ sweep next fails it, deletes its half-logged child run, and runs the point again
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -19,12 +20,13 @@ from optuna.trial import TrialState
 from sweep import study as studies
 from sweep.config import GROUPS, ConfigError
 from sweep.engine import load_data, run_name, train_trials
-from sweep.parent import Parent
 from sweep.progress import Progress
 from sweep.records import Trial, run_record
 from sweep.space import Space, parse
-from sweep.tracking import Tracker
+from sweep.tracking import check_reachable
 from sweep.trials import Composer
+
+log = logging.getLogger(__name__)
 
 
 def run_sweep(cfg: DictConfig, choices: dict[str, str]) -> None:
@@ -34,21 +36,18 @@ def run_sweep(cfg: DictConfig, choices: dict[str, str]) -> None:
     composer = Composer(list(HydraConfig.get().overrides.task))
     grid = space.grid() if cfg.sweep.sampler == "grid" else None
     total = _budget(cfg, grid)
-    grid = None if grid is None else grid[:total]
     max_epochs = _preflight(space, composer, cfg)
-    tracker = Tracker(cfg.tracking.uri, cfg.tracking.experiment)
+    check_reachable(cfg.tracking.uri)
     study = studies.open_study(cfg.sweep, max_epochs)
-    parent = Parent(tracker, study, cfg, choices, space)
-    sweep = Sweep(cfg, space, composer, tracker, study, parent, grid, total)
+    sweep = Sweep(cfg, choices, space, composer, study, None if grid is None else grid[:total])
     try:
-        sweep.run()
+        sweep.run(total)
     except KeyboardInterrupt:
         sweep.interrupted()
         raise SystemExit(130) from None
     finally:
         sweep.heartbeat.stop.set()
-        tracker.close()
-    parent.finish(sweep.trained, HydraConfig.get().runtime.output_dir)
+    sweep.finish(HydraConfig.get().runtime.output_dir)
 
 
 def _budget(cfg: DictConfig, grid: list | None) -> int:
@@ -63,15 +62,10 @@ def _budget(cfg: DictConfig, grid: list | None) -> int:
 def _preflight(space: Space, composer: Composer, cfg: DictConfig) -> int:
     """Compose each combination of group options and load its data, so bad input fails
     before anything is created; returns the most epochs any trial can ask for."""
-    groups = [a for a in space.axes if a.key in GROUPS]
     combos: list[dict[str, Any]] = [{}]
-    for axis in groups:
+    for axis in (a for a in space.axes if a.key in GROUPS):
         combos = [{**c, axis.key: v} for c in combos for v in axis.choices]
-    trials = []
-    for combo in combos:
-        config, choices = composer.compose(combo)
-        trials.append(Trial("preflight", config, choices))
-    load_data(trials)
+    load_data([Trial("preflight", *composer.compose(combo)) for combo in combos])
     epochs = next((a for a in space.axes if a.key == "train.epochs"), None)
     if epochs is None:
         return int(cfg.train.epochs)
@@ -79,13 +73,24 @@ def _preflight(space: Space, composer: Composer, cfg: DictConfig) -> int:
 
 
 class Sweep:
-    def __init__(self, cfg, space, composer, tracker, study, parent, grid, total) -> None:
-        self.cfg, self.space, self.composer = cfg, space, composer
-        self.tracker, self.study, self.parent = tracker, study, parent
-        self.grid, self.total = grid, total
+    def __init__(self, cfg, choices, space, composer, study, grid) -> None:
+        self.cfg, self.choices, self.space, self.composer = cfg, choices, space, composer
+        self.study, self.grid = study, grid
         self.heartbeat = studies.Heartbeat(study, cfg.sweep.heartbeat_interval)
-        self.in_flight: list = []
-        self.trained = 0
+        self.in_flight: list[list] = []  # [optuna trial, result, logging future]
+        self.trained, self.train_seconds = 0, 0.0
+        self._parent = None
+
+    @property
+    def parent(self):
+        """The MLflow side, opened on first use: nothing imports mlflow before training."""
+        if self._parent is None:
+            from sweep.parent import Parent
+            from sweep.tracking import Tracker
+
+            tracker = Tracker(self.cfg.tracking.uri, self.cfg.tracking.experiment)
+            self._parent = Parent(tracker, self.study, self.cfg, self.choices, self.space)
+        return self._parent
 
     def count(self, *states: TrialState) -> int:
         return studies.count(self.study, states, self.grid)
@@ -94,9 +99,9 @@ class Sweep:
         done = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         return min((t.value for t in done), default=None)
 
-    def run(self) -> None:
+    def run(self, total: int) -> None:
         self.recover()
-        progress = Progress(self.total, self.count(*studies.DONE))
+        progress = Progress(total, self.count(*studies.DONE))
         try:
             while True:
                 studies.fail_stale(self.study)
@@ -104,37 +109,38 @@ class Sweep:
                     for point in studies.missing_grid_points(self.study, self.grid):
                         self.study.enqueue_trial(point)
                 done, running = self.count(*studies.DONE), self.count(TrialState.RUNNING)
-                room = self.total - done - running
+                room = total - done - running
                 if self.grid is not None:
                     room = min(room, self.count(TrialState.WAITING))
-                if room <= 0:
-                    if running == 0:
-                        return
-                    time.sleep(
-                        self.cfg.sweep.heartbeat_interval
-                    )  # others' trials, or a dead worker's
+                if room > 0:
+                    progress.update(self.batch(min(room, self.cfg.sweep.batch_size)), self.best())
+                elif running == 0:
+                    return
+                else:  # trials of other workers, or of a dead one whose heartbeat will expire
+                    time.sleep(self.cfg.sweep.heartbeat_interval)
                     self.recover()
-                    continue
-                finished = self.batch(min(room, self.cfg.sweep.batch_size))
-                progress.update(finished, self.best())
         finally:
             progress.close()
 
     def batch(self, size: int) -> int:
         """Ask `size` trials, train them as one graph, log them, tell them."""
         asked = [self.study.ask() for _ in range(size)]
-        self.in_flight = [[t, None, None] for t in asked]  # trial, result, logging future
+        self.in_flight = [[t, None, None] for t in asked]
         self.heartbeat.add(asked)
         trials = []
         for optuna_trial in asked:
             config, choices = self.composer.compose(self.space.suggest(optuna_trial))
             trial = Trial("", config, choices, optuna_trial.number)
             trials.append(Trial(run_name(trial), config, choices, optuna_trial.number))
-        on_report = None if self.cfg.sweep.pruner.kind == "none" else self._reporter(asked)
+        on_report = None if self.cfg.sweep.pruner.kind == "none" else _reporter(asked)
+        started = time.perf_counter()
         results = train_trials(trials, load_data(trials), self.cfg.sweep.report_every, on_report)
+        self.train_seconds += time.perf_counter() - started
+        parent = self.parent
         for slot, trial, result in zip(self.in_flight, trials, results, strict=True):
-            record = lambda t=trial, r=result: run_record(t, r, self.parent.child_tags(t))  # noqa: E731
-            slot[1:] = [result, self.tracker.submit(record, self.parent.run_id)]
+            tags = parent.child_tags(trial)
+            record = lambda t=trial, r=result, g=tags: run_record(t, r, g)  # noqa: E731
+            slot[1:] = [result, parent.tracker.submit(record, parent.run_id)]
         while self.in_flight:
             optuna_trial, result, future = self.in_flight[0]
             studies.tell(self.study, optuna_trial, result, future.result())
@@ -143,34 +149,20 @@ class Sweep:
         self.heartbeat.remove(asked)
         return size
 
-    def _reporter(self, asked: list):
-        def on_report(epoch: int, losses: dict[int, float]) -> set[int]:
-            pruned = set()
-            for i, loss in losses.items():
-                asked[i].report(loss, epoch)
-                if asked[i].should_prune():
-                    pruned.add(i)
-            return pruned
-
-        return on_report
-
     def recover(self) -> None:
         """Fail trials of dead workers and delete the child runs of failed trials."""
         studies.fail_stale(self.study)
-        failed = {
-            t.number for t in self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-        }
+        states = (TrialState.FAIL,)
+        failed = {t.number for t in self.study.get_trials(deepcopy=False, states=states)}
         if failed:
-            stale = [
-                r.run_id
-                for r in self.parent.children()
-                if int(r.tags.get("optuna.trial_number", -1)) in failed
-            ]
-            self.tracker.delete_runs(stale)
+            children = self.parent.children()
+            stale = [r for r in children if int(r.tags["optuna.trial_number"]) in failed]
+            self.parent.tracker.delete_runs([r.run_id for r in stale])
 
     def interrupted(self) -> None:
-        """Ctrl-C: trials already logged were told; the rest fail now and run again next time."""
-        self.tracker.close()  # waits until the batch's runs are logged and ended
+        """Ctrl-C: let the batch's logging finish and tell what was logged; fail the rest."""
+        if self._parent is not None:
+            self._parent.tracker.close()  # waits until the batch's runs are logged and ended
         for optuna_trial, result, future in self.in_flight:
             if future is not None and future.exception() is None:
                 studies.tell(self.study, optuna_trial, result, future.result())
@@ -179,3 +171,24 @@ class Sweep:
                 self.study.tell(optuna_trial, state=TrialState.FAIL)
         self.recover()
         self.parent.interrupted()
+
+    def finish(self, output_dir: str) -> None:
+        started = time.perf_counter()
+        self.parent.tracker.close()
+        self.parent.finish(self.trained, output_dir)
+        log.info("timings: training %.2f s, parent summary %.2f s",
+                 self.train_seconds, time.perf_counter() - started)  # fmt: skip
+
+
+def _reporter(asked: list):
+    """Per-epoch reports to Optuna; the trainer stops the runs the pruner prunes."""
+
+    def on_report(epoch: int, losses: dict[int, float]) -> set[int]:
+        pruned = set()
+        for i, loss in losses.items():
+            asked[i].report(loss, epoch)
+            if asked[i].should_prune():
+                pruned.add(i)
+        return pruned
+
+    return on_report

@@ -9,6 +9,7 @@ costs tens of milliseconds whatever it carries, so requests, not points, are the
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 import time
 import urllib.error
@@ -20,6 +21,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sweep.config import ConfigError
+
+# MLflow's usage telemetry wraps every client call; a sweep makes thousands. Users can still
+# turn it on by setting the variable themselves.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 MAX_ENTITIES = 1000  # MLflow's log-batch limits
 MAX_PARAMS_TAGS = 100
