@@ -57,7 +57,7 @@ class Parent:
     def children(self) -> list[StoredRun]:
         return self.tracker.find_runs(**{"mlflow.parentRunId": self.run_id})
 
-    def finish(self, trained: int, output_dir: str) -> None:
+    def finish(self, trained: int, output_dir: str, curves: dict[str, list[float]]) -> None:
         """Print the table; when this invocation trained anything, update the parent run."""
         from sweep import report
 
@@ -65,7 +65,7 @@ class Parent:
         path = Path(output_dir) / "summary.csv"
         frame.to_csv(path, index=False)
         if trained:
-            self.tracker.write(self.run_id, self._summary(frame))
+            self.tracker.write(self.run_id, self._summary(frame, curves))
         states = [t.state for t in self.study.get_trials(deepcopy=False)]
         if optuna.trial.TrialState.RUNNING not in states:
             self.tracker.set_status(self.run_id, "FINISHED")
@@ -73,12 +73,13 @@ class Parent:
         print(f"Trained {trained} trials in this run. Parent run {self.run_id} ('{self.name}').")
         print(f"Summary table: {path}")
 
-    def _summary(self, frame: Any) -> RunRecord:
+    def _summary(self, frame: Any, known: dict[str, list[float]]) -> RunRecord:
         from sweep import report
 
         completed = frame[frame["status"] == "completed"]
         curves = {
-            f"t{row.trial:03d} {row.final_loss:.6g}": self.tracker.history(row.run_id, "loss")
+            f"t{row.trial:03d} {row.final_loss:.6g}": known.get(row.run_id)
+            or self.tracker.history(row.run_id, "loss")
             for row in completed.head(BEST_CURVES).itertuples()
         }
         record = RunRecord(self.name, artifacts=report.parent_artifacts(frame, curves))

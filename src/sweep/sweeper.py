@@ -45,6 +45,9 @@ def run_sweep(cfg: DictConfig, choices: dict[str, str]) -> None:
     except KeyboardInterrupt:
         sweep.interrupted()
         raise SystemExit(130) from None
+    except Exception:
+        sweep.failed()
+        raise
     finally:
         sweep.heartbeat.stop.set()
     sweep.finish(HydraConfig.get().runtime.output_dir)
@@ -79,11 +82,13 @@ class Sweep:
         self.heartbeat = studies.Heartbeat(study, cfg.sweep.heartbeat_interval)
         self.in_flight: list[list] = []  # [optuna trial, result, logging future]
         self.trained, self.train_seconds = 0, 0.0
+        self.curves: dict[str, list[float]] = {}  # run id -> loss curve, for the parent's plot
         self._parent = None
 
     @property
     def parent(self):
-        """The MLflow side, opened on first use: nothing imports mlflow before training."""
+        """The MLflow side, opened on first use, after the first batch has trained: nothing
+        imports mlflow before the first epoch."""
         if self._parent is None:
             from sweep.parent import Parent
             from sweep.tracking import Tracker
@@ -143,7 +148,10 @@ class Sweep:
             slot[1:] = [result, parent.tracker.submit(record, parent.run_id)]
         while self.in_flight:
             optuna_trial, result, future = self.in_flight[0]
-            studies.tell(self.study, optuna_trial, result, future.result())
+            run_id = future.result()
+            if result.status == "completed":
+                self.curves[run_id] = result.losses
+            studies.tell(self.study, optuna_trial, result, run_id)
             self.in_flight.pop(0)
             self.trained += 1
         self.heartbeat.remove(asked)
@@ -172,10 +180,15 @@ class Sweep:
         self.recover()
         self.parent.interrupted()
 
+    def failed(self) -> None:
+        """An error: the parent (if already created) is marked FAILED, not left RUNNING."""
+        if self._parent is not None:
+            self._parent.tracker.set_status(self._parent.run_id, "FAILED")
+
     def finish(self, output_dir: str) -> None:
         started = time.perf_counter()
         self.parent.tracker.close()
-        self.parent.finish(self.trained, output_dir)
+        self.parent.finish(self.trained, output_dir, self.curves)
         log.info("timings: training %.2f s, parent summary %.2f s",
                  self.train_seconds, time.perf_counter() - started)  # fmt: skip
 
