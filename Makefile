@@ -16,7 +16,7 @@ $(VENV)/.dev: $(VENV)/.installed
 	touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/python -m sweep +experiment=lecture
+	$(BIN)/python -m sweep +experiment=lr_grid
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -87,3 +87,8 @@ def test_bad_specs_name_the_key(spec, message):
 def test_a_grid_needs_values_not_a_continuous_range():
     with pytest.raises(ConfigError, match="a grid needs a list"):
         space({"optimizer.lr": {"low": 1e-3, "high": 1.0}}).grid()
+
+
+def test_nested_keys_from_the_command_line_override_dotted_ones():
+    s = space({"optimizer.lr": [0.1, 0.2], "train.epochs": [5], "optimizer": {"lr": [0.3]}})
+    assert s.grid() == [{"optimizer.lr": 0.3, "train.epochs": 5}]

@@ -135,8 +135,13 @@ def register() -> None:
     for group, options in SCHEMAS.items():
         for option, node in options.items():
             cs.store(group=f"schema/{group}", name=option, node=node)
-    for group, node in (("train", Train), ("tracking", Tracking), ("sweep", Sweep)):
+    for group, node in (("train", Train), ("tracking", Tracking)):
         cs.store(group="schema", name=group, node=node)
+    # A sweep's space takes any dotted key (checked by space.parse, with a better message
+    # than "key not in struct"), also when added on the command line: `sweep.space={...}`.
+    sweep = OmegaConf.structured(Sweep)
+    OmegaConf.set_struct(sweep.space, False)
+    cs.store(group="schema", name="sweep", node=sweep)
 
 
 def _positive(v: float) -> bool:

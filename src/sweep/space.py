@@ -77,7 +77,7 @@ def parse(space: Mapping[str, Any], cfg: DictConfig, options: Callable[[str], li
         space = OmegaConf.to_container(space, resolve=True)
     known = {k: v for k, v in leaves(cfg).items() if k.startswith(SWEEPABLE)}
     axes = []
-    for key, spec in space.items():
+    for key, spec in dict(_flatten(space)).items():
         where = f"sweep.space.{key}"
         if key in GROUPS:
             axes.append(_group_axis(where, key, spec, options(key)))
@@ -87,6 +87,16 @@ def parse(space: Mapping[str, Any], cfg: DictConfig, options: Callable[[str], li
             allowed = ", ".join([*GROUPS, *sorted(known)])
             raise ConfigError(where, f"unknown key '{key}'; a sweep can vary {allowed}")
     return Space(tuple(axes))
+
+
+def _flatten(space: Mapping[str, Any], prefix: str = ""):
+    """Dotted keys, also from nested mappings (`sweep.space.optimizer.lr=[...]` on the command
+    line nests); a later entry for the same key wins."""
+    for key, spec in space.items():
+        if isinstance(spec, dict) and spec and not set(spec) & RANGE_KEYS:
+            yield from _flatten(spec, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", spec
 
 
 def _group_axis(where: str, group: str, spec: Any, allowed: list[str]) -> Axis:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import optuna
+from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 from optuna.trial import TrialState
 
 from sweep.bookkeeping import RunResult
@@ -133,7 +134,9 @@ class Heartbeat:
         self.storage, self.interval = study._storage, interval
         self.trial_ids: set[int] = set()
         self.lock, self.stop = threading.Lock(), threading.Event()
-        self.enabled = isinstance(self.storage, optuna.storages.RDBStorage)
+        self.enabled = isinstance(self.storage, BaseHeartbeat) and is_heartbeat_enabled(
+            self.storage
+        )
         if self.enabled:
             threading.Thread(target=self._beat, daemon=True).start()
 

@@ -1,0 +1,75 @@
+"""The Optuna side: heartbeats make a dead worker's trials fail; grid points are tracked."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from omegaconf import OmegaConf
+from optuna.trial import TrialState
+
+from sweep import study as studies
+from sweep.bookkeeping import RunResult
+from sweep.config import ConfigError
+
+
+def settings(tmp_path, **over):
+    base = {"storage": f"sqlite:///{tmp_path / 'o.db'}", "study_name": "s", "sampler": "grid",
+            "seed": 0, "heartbeat_interval": 1, "grace_period": 2,
+            "pruner": {"kind": "none"}}  # fmt: skip
+    return OmegaConf.create({**base, **over})
+
+
+def test_heartbeats_fail_the_trials_of_a_dead_worker(tmp_path):
+    study = studies.open_study(settings(tmp_path), 100)
+    beat = studies.Heartbeat(study, 1)
+    assert beat.enabled
+    trials = [study.ask() for _ in range(3)]
+    beat.add(trials)
+    beat.stop.set()  # the worker dies: no more heartbeats
+    time.sleep(3.5)
+    other = studies.open_study(settings(tmp_path), 100)
+    studies.fail_stale(other)
+    assert [t.state for t in other.trials] == [TrialState.FAIL] * 3
+
+
+def test_live_heartbeats_keep_trials_running(tmp_path):
+    study = studies.open_study(settings(tmp_path), 100)
+    beat = studies.Heartbeat(study, 1)
+    trials = [study.ask()]
+    beat.add(trials)
+    time.sleep(3.5)
+    studies.fail_stale(studies.open_study(settings(tmp_path), 100))
+    assert [t.state for t in study.trials] == [TrialState.RUNNING]
+    beat.stop.set()
+
+
+def test_missing_grid_points_skip_done_running_and_queued(tmp_path):
+    study = studies.open_study(settings(tmp_path), 100)
+    grid = [{"x": i} for i in range(5)]
+    for point in grid[:3]:
+        study.enqueue_trial(point)
+    done = study.ask()
+    done.suggest_int("x", 0, 4)
+    study.tell(done, 1.0)
+    running = study.ask()
+    assert studies.missing_grid_points(study, grid) == [{"x": 3}, {"x": 4}]
+    study.tell(running, state=TrialState.FAIL)
+    assert studies.missing_grid_points(study, grid) == [{"x": 1}, {"x": 3}, {"x": 4}]
+    assert studies.count(study, studies.DONE, grid) == 1
+
+
+def test_diverged_trials_get_a_finite_penalty(tmp_path):
+    study = studies.open_study(settings(tmp_path, sampler="tpe"), 100)
+    trial = study.ask()
+    trial.suggest_float("x", 0, 1)
+    result = RunResult("diverged", [10.0, 1e30, 3.0], None, diverged_at_epoch=4)
+    studies.tell(study, trial, result, "run-1")
+    [frozen] = study.trials
+    assert frozen.state == TrialState.COMPLETE and frozen.value == 1e30
+    assert frozen.user_attrs == {"mlflow_run_id": "run-1", "status": "diverged"}
+
+
+def test_unopenable_storage_is_a_one_line_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"^sweep\.storage: cannot open"):
+        studies.open_study(settings(tmp_path, storage=f"sqlite:///{tmp_path}/no/such/dir/o.db"), 1)
