@@ -29,7 +29,7 @@ def test_heartbeats_fail_the_trials_of_a_dead_worker(tmp_path):
     beat.stop.set()  # the worker dies: no more heartbeats
     time.sleep(3.5)
     other = studies.open_study(settings(tmp_path), 100)
-    studies.fail_stale(other)
+    studies.fail_stale(other, 2)
     assert [t.state for t in other.trials] == [TrialState.FAIL] * 3
 
 
@@ -39,9 +39,19 @@ def test_live_heartbeats_keep_trials_running(tmp_path):
     trials = [study.ask()]
     beat.add(trials)
     time.sleep(3.5)
-    studies.fail_stale(studies.open_study(settings(tmp_path), 100))
+    studies.fail_stale(studies.open_study(settings(tmp_path), 100), 2)
     assert [t.state for t in study.trials] == [TrialState.RUNNING]
     beat.stop.set()
+
+
+def test_a_worker_killed_before_its_first_heartbeat_is_failed_too(tmp_path):
+    study = studies.open_study(settings(tmp_path), 100)
+    study.ask()  # asked, then the worker died before recording any heartbeat
+    studies.fail_stale(study, 1)
+    assert [t.state for t in study.trials] == [TrialState.RUNNING]
+    time.sleep(2.5)
+    studies.fail_stale(studies.open_study(settings(tmp_path), 100), 1)
+    assert [t.state for t in study.trials] == [TrialState.FAIL]
 
 
 def test_missing_grid_points_skip_done_running_and_queued(tmp_path):

@@ -7,11 +7,13 @@ what makes a sweep resumable and lets several workers share one study.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
 import warnings
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 import optuna
@@ -24,6 +26,7 @@ from sweep.config import ConfigError
 SAMPLERS = ("tpe", "random", "cmaes", "gp", "grid")
 PRUNERS = ("none", "median", "hyperband")
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
+BEATING = "sweep.heartbeat"  # set once a trial's heartbeat is recorded
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 # Heartbeats are "experimental" since Optuna 2.9; we rely on them knowingly.
@@ -87,9 +90,21 @@ def open_study(sweep: Any, max_epochs: int) -> optuna.Study:
     )
 
 
-def fail_stale(study: optuna.Study) -> None:
-    """Trials whose worker stopped sending heartbeats become FAIL (and are retried)."""
+def fail_stale(study: optuna.Study, grace_period: float) -> None:
+    """Trials whose worker stopped sending heartbeats become FAIL (and are retried).
+
+    Optuna only looks at trials that have a heartbeat; a worker killed between asking a
+    trial and its first heartbeat leaves one without, which would stay RUNNING forever.
+    Those are failed once they are older than twice the grace period.
+    """
     optuna.storages.fail_stale_trials(study)
+    if not is_heartbeat_enabled(study._storage):
+        return
+    cutoff = datetime.now() - timedelta(seconds=2 * grace_period)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if BEATING not in trial.system_attrs and trial.datetime_start < cutoff:
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
 
 
 def params_key(trial: optuna.trial.FrozenTrial | dict[str, Any]) -> str:
@@ -144,6 +159,9 @@ class Heartbeat:
         with self.lock:
             self.trial_ids.update(t._trial_id for t in trials)
         self._record()
+        if self.enabled:
+            for trial in trials:
+                self.storage.set_trial_system_attr(trial._trial_id, BEATING, True)
 
     def remove(self, trials: list[optuna.Trial]) -> None:
         with self.lock:

@@ -109,7 +109,7 @@ class Sweep:
         progress = Progress(total, self.count(*studies.DONE))
         try:
             while True:
-                studies.fail_stale(self.study)
+                studies.fail_stale(self.study, self.cfg.sweep.grace_period)
                 if self.grid is not None:
                     for point in studies.missing_grid_points(self.study, self.grid):
                         self.study.enqueue_trial(point)
@@ -159,7 +159,7 @@ class Sweep:
 
     def recover(self) -> None:
         """Fail trials of dead workers and delete the child runs of failed trials."""
-        studies.fail_stale(self.study)
+        studies.fail_stale(self.study, self.cfg.sweep.grace_period)
         states = (TrialState.FAIL,)
         failed = {t.number for t in self.study.get_trials(deepcopy=False, states=states)}
         if failed:
