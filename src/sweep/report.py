@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -109,8 +110,11 @@ def main(argv: list[str] | None = None) -> None:
     from sweep.errors import one_line
     from sweep.tracking import Tracker
 
+    uri = args.tracking_uri or "sqlite:///mlflow.db"
     try:
-        tracker = Tracker(args.tracking_uri or "sqlite:///mlflow.db", args.experiment, create=False)
+        if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+            raise ConfigError("--tracking-uri", f"no MLflow store at {uri}")
+        tracker = Tracker(uri, args.experiment, create=False)
         frame, parent = load(tracker, args.study)
         if args.sort and args.sort not in frame.columns:
             allowed = ", ".join(frame.columns)

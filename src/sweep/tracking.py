@@ -122,6 +122,7 @@ class Tracker:
         tags = dict(record.tags)
         if parent_id is not None:
             tags["mlflow.parentRunId"] = parent_id
+        check_finite(record)  # before the run exists: a refused record leaves nothing behind
         run = self.client.create_run(self.experiment_id, run_name=record.name)
         run_id = run.info.run_id
         try:
@@ -201,6 +202,14 @@ class Tracker:
         self.pool.shutdown(wait=True)
 
 
+def check_finite(record: RunRecord) -> None:
+    """MLflow stores inf as 1.8e308 and NaN breaks its run page: neither is ever sent."""
+    values = [v for series in record.series.values() for v in series]
+    for name, value in [*record.metrics.items(), *(("series", v) for v in values)]:
+        if not math.isfinite(value):
+            raise ValueError(f"run {record.name}: refusing to log non-finite {name} ({value})")
+
+
 def _batches(record: RunRecord, tags: dict[str, str]) -> Iterator[tuple[list, list, list]]:
     """log-batch payloads: params and tags first, then points, final scalars last."""
     from mlflow.entities import Metric, Param, RunTag
@@ -212,8 +221,7 @@ def _batches(record: RunRecord, tags: dict[str, str]) -> Iterator[tuple[list, li
         for step, value in enumerate(values, start=1)
     ]
     points += [Metric(key, value, now, 0) for key, value in record.metrics.items()]
-    if any(not math.isfinite(m.value) for m in points):
-        raise ValueError(f"run {record.name}: refusing to log a non-finite metric")
+    check_finite(record)
     params = [Param(k, v) for k, v in record.params.items()]
     tag_list = [RunTag(k, v) for k, v in tags.items()]
     while params or tag_list or points:

@@ -1,0 +1,71 @@
+"""The tracker: log-batch payloads within MLflow's limits, nothing non-finite, fast failures,
+and runs read back from a real tracking server."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sweep.config import ConfigError
+from sweep.tracking import RunRecord, Tracker, _batches, check_reachable
+
+from conftest import client_for, runs_of
+
+
+def record(n_points=2500, n_params=25, **metrics):
+    return RunRecord(
+        "r",
+        params={f"p{i}": str(i) for i in range(n_params)},
+        tags={"status": "completed"},
+        series={"loss": [1.0 / s for s in range(1, n_points + 1)]},
+        metrics={"w": 1.5, "b": -2.0, **metrics},
+    )
+
+
+def test_batches_respect_mlflows_limits_and_carry_every_point_once():
+    batches = list(_batches(record(2500, 150), {"status": "completed"}))
+    for metrics, params, tags in batches:
+        assert len(metrics) + len(params) + len(tags) <= 1000
+        assert len(params) <= 100 and len(tags) <= 100
+    points = [m for b in batches for m in b[0] if m.key == "loss"]
+    assert [m.step for m in points] == list(range(1, 2501))
+    assert sum(len(b[1]) for b in batches) == 150
+    assert len(batches) == 3
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
+def test_non_finite_values_are_refused_before_a_run_exists(mlflow_server, bad):
+    tracker = Tracker(mlflow_server, "refused")
+    broken = record(10, 2)
+    broken.series["loss"][4] = bad
+    with pytest.raises(ValueError, match="refusing to log non-finite"):
+        tracker.log_run(broken)
+    with pytest.raises(ValueError):
+        tracker.log_run(record(10, 2, final_loss=bad))
+    assert runs_of(mlflow_server, "refused") == []
+
+
+def test_unreachable_and_impossible_stores_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match=r"^tracking\.uri: cannot reach MLflow"):
+        check_reachable("http://127.0.0.1:9", timeout=2)
+    with pytest.raises(ConfigError, match="no directory"):
+        check_reachable(f"sqlite:///{tmp_path}/missing/dir/mlflow.db")
+    check_reachable(f"sqlite:///{tmp_path}/mlflow.db")
+
+
+def test_runs_round_trip_through_a_server(mlflow_server):
+    tracker = Tracker(mlflow_server, "round-trip")
+    parent = tracker.start_run(RunRecord("parent", tags={"sweep.role": "parent"}))
+    ids = [tracker.submit(record(1200, 3), parent).result() for _ in range(3)]
+    tracker.close()
+    assert [r.run_id for r in tracker.find_runs(**{"mlflow.parentRunId": parent})] == ids[::-1]
+    client = client_for(mlflow_server)
+    for run_id in ids:
+        run = client.get_run(run_id)
+        assert run.info.status == "FINISHED"
+        assert run.data.metrics == {"loss": 1 / 1200, "w": 1.5, "b": -2.0}
+        assert run.data.params == {"p0": "0", "p1": "1", "p2": "2"}
+        assert tracker.history(run_id, "loss") == [1.0 / s for s in range(1, 1201)]
+    tracker.delete_runs(ids[:1])
+    assert len(tracker.find_runs(**{"mlflow.parentRunId": parent})) == 2
