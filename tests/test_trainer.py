@@ -159,3 +159,19 @@ def test_validation_split_gives_a_val_curve():
     assert len(r.val_losses) == 3000
     assert all(math.isfinite(v) for v in r.val_losses)
     assert r.val_losses[-1] != r.losses[-1]
+
+
+def test_the_whole_lr_grid_batched_is_bitwise_the_runs_alone():
+    specs = [
+        spec(n, lr, e)
+        for lr in (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)
+        for n in ("none", "scale", "standard", "minmax")
+        for e in (500, 1000, 5000)
+    ]
+    together = train(specs, "gd", DATA)
+    for s, r in zip(specs, together, strict=True):
+        [alone] = train([s], "gd", DATA)
+        assert r.status == alone.status and r.diverged_at_epoch == alone.diverged_at_epoch
+        assert r.losses == alone.losses and (r.w, r.b) == (alone.w, alone.b)
+    assert sum(r.status == "diverged" for r in together) == 12
+    assert sum(len(r.losses) for r in together) == 104204

@@ -17,6 +17,8 @@ import torch
 
 from sweep.normalize import Normalizer
 
+CHECK_EVERY = 100
+
 # on_report(epoch, {run index: latest loss}) -> indices of runs to prune now.
 Reporter = Callable[[int, dict[int, float]], set[int]]
 
@@ -54,9 +56,11 @@ class Book:
         self.report_every, self.on_report = report_every, on_report
         n_rows = max(row_of) + 1
         self.n_epochs = max(r.epochs for r in runs)
+        # A diverged row is found (and leaves the graph) within CHECK_EVERY epochs.
+        every = [CHECK_EVERY, *([report_every] if report_every and on_report else [])]
         self.events = {r.epochs for r in runs}
-        if report_every and on_report is not None:
-            self.events |= set(range(report_every, self.n_epochs + 1, report_every))
+        for step in every:
+            self.events |= set(range(step, self.n_epochs + 1, step))
         self.losses = torch.full((self.n_epochs, n_rows), math.nan)
         self.val_losses = torch.full((self.n_epochs, n_rows), math.nan) if with_val else None
         self.history: list[torch.Tensor] = []
