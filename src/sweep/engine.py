@@ -62,10 +62,10 @@ def run_single(cfg: DictConfig, choices: dict[str, str]) -> None:
     t2 = time.perf_counter()
     run_id = tracker.log_run(run_record(trial, result))
     t3 = time.perf_counter()
-    timings = (t1 - t0, t2 - t1, t3 - t2)
-    log.info("timings: training %.2f s, store setup %.2f s, logging %.2f s", *timings)
     print_run(result)
     print(f"MLflow run {run_id} in experiment '{cfg.tracking.experiment}' at {cfg.tracking.uri}")
+    timings = (t1 - t0, t2 - t1, t3 - t2)
+    log.info("timings: training %.2f s, store setup %.2f s, logging %.2f s", *timings)
 
 
 def print_run(result: RunResult, every: int = 500) -> None:
