@@ -128,21 +128,28 @@ def test_lr_grid_on_the_embedded_store(tmp_path):
     check_lr_grid(f"sqlite:///{tmp_path / 'mlflow.db'}", "lr_grid", tmp_path, tmp_path)
 
 
-def completed_trials(storage: str, name: str) -> int:
+def trial_states(storage: str, name: str) -> list[str]:
     try:
-        study = optuna.load_study(study_name=name, storage=storage)
-    except Exception:
-        return 0
-    return len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
+        return [t.state.name for t in optuna.load_study(study_name=name, storage=storage).trials]
+    except Exception:  # not created yet
+        return []
+
+
+def completed_trials(storage: str, name: str) -> int:
+    return trial_states(storage, name).count("COMPLETE")
 
 
 def interrupt_after(args, workdir, storage, name, n_done, sig):
+    """Send `sig` once `n_done` trials are complete and the next batch is running."""
     proc = subprocess.Popen([sys.executable, "-m", "sweep", *args], cwd=workdir,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     deadline = time.monotonic() + 300
-    while completed_trials(storage, name) < n_done and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        states = trial_states(storage, name)
+        if states.count("COMPLETE") >= n_done and "RUNNING" in states:
+            break
         assert proc.poll() is None, proc.communicate()
-        time.sleep(0.1)
+        time.sleep(0.05)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     return proc.returncode, out, err
