@@ -26,13 +26,13 @@ def choices_of(hydra_choices: dict) -> dict[str, str]:
     return {g: str(o) for g, o in hydra_choices.items() if not g.startswith("hydra") and o}
 
 
-def run_name(trial: Trial) -> str:
-    c = trial.config
+def run_name(config: dict, choices: dict[str, str], number: int | None = None) -> str:
+    """`scale-gd-lr0.01-e5000`, prefixed with `t007-` for trial 7 of a study."""
     name = (
-        f"{trial.choices['normalization']}-{trial.choices['optimizer']}"
-        f"-lr{c['optimizer']['lr']:g}-e{c['train']['epochs']}"
+        f"{choices['normalization']}-{choices['optimizer']}"
+        f"-lr{config['optimizer']['lr']:g}-e{config['train']['epochs']}"
     )
-    return name if trial.number is None else f"t{trial.number:03d}-{name}"
+    return name if number is None else f"t{number:03d}-{name}"
 
 
 def run(cfg: DictConfig) -> None:
@@ -51,8 +51,8 @@ def run_single(cfg: DictConfig, choices: dict[str, str]) -> None:
     from sweep.records import run_record
     from sweep.tracking import Tracker, check_reachable
 
-    trial = Trial(cfg.name, OmegaConf.to_container(cfg, resolve=True), choices)
-    trial = Trial(run_name(trial), trial.config, choices)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    trial = Trial(run_name(config, choices), config, choices)
     datasets = load_data([trial])  # bad data fails here, before anything is tracked
     check_reachable(cfg.tracking.uri)
     t0 = time.perf_counter()

@@ -14,8 +14,7 @@ from typing import Any
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
-from sweep.config import leaves
-from sweep.records import Trial, config_yaml
+from sweep.records import Trial, config_yaml, params_of
 from sweep.space import Space
 from sweep.tracking import RunRecord, StoredRun, Tracker
 
@@ -40,10 +39,7 @@ class Parent:
             tracker.set_status(self.run_id, "RUNNING")
             tracker.write(self.run_id, RunRecord(self.name, tags=tags))
         else:
-            flat = {k: v for k, v in leaves(config).items() if k not in VOLATILE}
-            params = {k: json.dumps(v) if isinstance(v, list) else str(v) for k, v in flat.items()}
-            params = {k: v for k, v in params.items() if k not in space.keys}
-            params.update(choices)
+            params = params_of(Trial(self.name, config, choices), (*VOLATILE, *space.keys))
             tags |= {"sweep.role": "parent", "optuna.study": self.name,
                      "sweep.started": time.strftime("%Y-%m-%dT%H:%M:%S")}  # fmt: skip
             artifacts = {"config.yaml": config_yaml(config, choices).encode()}

@@ -34,11 +34,13 @@ def _redact(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{parts.hostname}"))
 
 
-def params_of(trial: Trial) -> dict[str, str]:
-    """Every config leaf under its dotted key, plus each group's option under its name."""
+def params_of(trial: Trial, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """Every config leaf under its dotted key, plus each group's option under its name.
+    The space is one param (`sweep.space`, JSON); keys in `skip` are left out."""
     flat = {k: v for k, v in leaves(trial.config).items() if not k.startswith("sweep.space")}
+    flat["sweep.space"] = trial.config.get("sweep", {}).get("space", {})
     flat["tracking.uri"] = _redact(str(flat.get("tracking.uri", "")))
-    params = {k: _param(v) for k, v in flat.items()}
+    params = {k: _param(v) for k, v in flat.items() if k not in skip}
     params.update(trial.choices)
     return params
 

@@ -135,8 +135,8 @@ class Sweep:
         trials = []
         for optuna_trial in asked:
             config, choices = self.composer.compose(self.space.suggest(optuna_trial))
-            trial = Trial("", config, choices, optuna_trial.number)
-            trials.append(Trial(run_name(trial), config, choices, optuna_trial.number))
+            name = run_name(config, choices, optuna_trial.number)
+            trials.append(Trial(name, config, choices, optuna_trial.number))
         on_report = None if self.cfg.sweep.pruner.kind == "none" else _reporter(asked)
         started = time.perf_counter()
         results = train_trials(trials, load_data(trials), self.cfg.sweep.report_every, on_report)
