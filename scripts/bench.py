@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import socket
 import subprocess
 import sys
@@ -26,6 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from serve_mlflow import start
 from sweep.data import load, split
+from sweep.lecture import training_loop
 from sweep.normalize import fit
 from sweep.trainer import RunSpec, train
 
@@ -39,24 +41,12 @@ def grid() -> list[tuple[float, str, int]]:
     return [(lr, n, e) for lr in LRS for n in NORMS for e in EPOCHS]
 
 
-def lecture_loop(n_epochs, learning_rate, params, t_u, t_c, on_epoch=None):
-    """The lecture's loop, keeping every epoch's loss; stops at a non-finite loss."""
-    losses = []
-    for epoch in range(1, n_epochs + 1):
-        if params.grad is not None:
-            params.grad.zero_()
-        t_p = params[0] * t_u + params[1]
-        loss = ((t_p - t_c) ** 2).mean()
-        loss.backward()
-        with torch.no_grad():
-            params -= learning_rate * params.grad
-        value = float(loss)
-        if value != value or abs(value) == float("inf"):
-            break
-        losses.append(value)
-        if on_epoch is not None:
-            on_epoch(epoch, value)
-    return params, losses
+def lecture_loop(n_epochs, learning_rate, t_u, t_c, on_epoch=None):
+    """The lecture's loop from [1, 0]; the losses up to the first non-finite one."""
+    params = torch.tensor([1.0, 0.0], requires_grad=True)
+    params, losses = training_loop(n_epochs, learning_rate, params, t_u, t_c, on_epoch)
+    finite = next((i for i, v in enumerate(losses) if not math.isfinite(v)), len(losses))
+    return params, losses[:finite]
 
 
 def inputs(norm: str) -> torch.Tensor:
@@ -110,8 +100,7 @@ def bench_tutorial(uri: str, n_points: int) -> float:
     mlflow.set_experiment(f"bench-tutorial-{time.time_ns()}")
     with mlflow.start_run():
         start_ = time.perf_counter()
-        params = torch.tensor([1.0, 0.0], requires_grad=True)
-        lecture_loop(n_points, 1e-2, params, inputs("scale"), DATA.train.t_c,
+        lecture_loop(n_points, 1e-2, inputs("scale"), DATA.train.t_c,
                      lambda epoch, value: mlflow.log_metric("loss", value, step=epoch))  # fmt: skip
         return (time.perf_counter() - start_) / n_points
 
@@ -124,8 +113,7 @@ def bench_sequential(uri: str) -> tuple[float, float, int]:
     start_ = time.perf_counter()
     for lr, norm, epochs in grid():
         t0 = time.perf_counter()
-        params = torch.tensor([1.0, 0.0], requires_grad=True)
-        params, losses = lecture_loop(epochs, lr, params, inputs(norm), DATA.train.t_c)
+        params, losses = lecture_loop(epochs, lr, inputs(norm), DATA.train.t_c)
         training += time.perf_counter() - t0
         points += len(losses)
         finite = len(losses) == epochs

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from sweep.data import load, split
+from sweep.lecture import training_loop
 from sweep.normalize import fit
 from sweep.trainer import RunSpec, train
 
@@ -19,21 +20,6 @@ DATA = split(load("thermometer", None), 0.0, 0)
 def spec(norm="scale", lr=1e-2, epochs=5000, **hparams) -> RunSpec:
     h = tuple(sorted({"lr": lr, **hparams}.items()))
     return RunSpec(fit(norm, DATA.train.t_u), h, epochs)
-
-
-def lecture_loop(n_epochs, learning_rate, params, t_u, t_c):
-    """The lecture's code, verbatim but for recording every loss."""
-    losses = []
-    for _epoch in range(1, n_epochs + 1):
-        if params.grad is not None:
-            params.grad.zero_()
-        t_p = params[0] * t_u + params[1]
-        loss = ((t_p - t_c) ** 2).mean()
-        loss.backward()
-        with torch.no_grad():
-            params -= learning_rate * params.grad
-        losses.append(float(loss.detach()))
-    return params, losses
 
 
 def test_lecture_numbers_exactly():
@@ -48,7 +34,7 @@ def test_lecture_numbers_exactly():
 
 def test_same_bits_as_the_lecture_code():
     t_un = 0.1 * DATA.train.t_u
-    params, losses = lecture_loop(
+    params, losses = training_loop(
         5000, 1e-2, torch.tensor([1.0, 0.0], requires_grad=True), t_un, DATA.train.t_c
     )
     [r] = train([spec()], "gd", DATA)
