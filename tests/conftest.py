@@ -6,13 +6,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from serve_mlflow import start  # noqa: E402
 
 # The lecture's float32 losses at epochs 500, 1000, ..., 5000 (../shared/NOTES.md).
 LECTURE_LOSSES = [
@@ -28,37 +28,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_mlflow_server(workdir: Path) -> tuple[subprocess.Popen, str]:
-    """A lean real tracking server (one worker, no job runner) on SQLite, artifacts proxied."""
-    port = free_port()
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    log = open(workdir / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--backend-store-uri", f"sqlite:///{workdir / 'server.db'}",
-         "--artifacts-destination", str(workdir / "artifacts")],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir,
-    )  # fmt: skip
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"mlflow server exited: {(workdir / 'server.log').read_text()}")
-        try:
-            with urllib.request.urlopen(f"{uri}/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, uri
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("mlflow server did not become healthy in 120 s")
-
-
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("mlflow-server")
-    proc, uri = start_mlflow_server(workdir)
-    yield uri
+    """A real, lean tracking server (scripts/serve_mlflow.py): SQLite, proxied artifacts."""
+    port = free_port()
+    proc = start(tmp_path_factory.mktemp("mlflow-server"), port)
+    yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=30)
 
