@@ -87,7 +87,8 @@ class Book:
             self.diverged_at.setdefault(row, self.done + 1 + int(bad[:, col].int().argmax()))
         self.done = epoch
         wb = params.detach()[:, :, 0].T.tolist()
-        pending = {i: self.active.index(self.row_of[i]) for i in self.pending_runs()}
+        col_of = {row: col for col, row in enumerate(self.active)}
+        pending = {i: col_of[self.row_of[i]] for i in self.pending_runs()}
         for i, col in pending.items():
             row = self.row_of[i]
             if row in self.diverged_at and self.diverged_at[row] <= self.runs[i].epochs:
