@@ -9,8 +9,8 @@ from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from sweep import study as studies
-from sweep.bookkeeping import RunResult
 from sweep.config import ConfigError
+from sweep.results import RunResult
 
 
 def settings(tmp_path, **over):

@@ -56,9 +56,8 @@ def test_unreachable_and_impossible_stores_are_config_errors(tmp_path):
 
 def test_runs_round_trip_through_a_server(mlflow_server):
     tracker = Tracker(mlflow_server, "round-trip")
-    parent = tracker.start_run(RunRecord("parent", tags={"sweep.role": "parent"}))
-    ids = [tracker.submit(record(1200, 3), parent).result() for _ in range(3)]
-    tracker.close()
+    parent = tracker.create(RunRecord("parent", tags={"sweep.role": "parent"}))
+    ids = [tracker.log_run(record(1200, 3), parent) for _ in range(3)]
     assert [r.run_id for r in tracker.find_runs(**{"mlflow.parentRunId": parent})] == ids[::-1]
     client = client_for(mlflow_server)
     for run_id in ids:
@@ -69,3 +68,31 @@ def test_runs_round_trip_through_a_server(mlflow_server):
         assert tracker.history(run_id, "loss") == [1.0 / s for s in range(1, 1201)]
     tracker.delete_runs(ids[:1])
     assert len(tracker.find_runs(**{"mlflow.parentRunId": parent})) == 2
+
+
+def test_a_run_begun_then_completed_holds_both_parts(mlflow_server):
+    tracker = Tracker(mlflow_server, "two-parts")
+    head = RunRecord("r", params={"lr": "0.01"}, tags={"phase": "head"}, artifacts={"a.txt": b"1"})
+    run_id = tracker.create(head)
+    assert client_for(mlflow_server).get_run(run_id).info.status == "RUNNING"
+    tracker.complete(run_id, record(10, 0))
+    run = client_for(mlflow_server).get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params == {"lr": "0.01"}
+    assert run.data.tags["phase"] == "head" and run.data.tags["status"] == "completed"
+    assert run.data.metrics == {"loss": 0.1, "w": 1.5, "b": -2.0}
+    artifacts = client_for(mlflow_server).list_artifacts(run_id)
+    assert [a.path for a in artifacts] == ["a.txt"]
+
+
+def test_find_or_create_reuses_the_run_with_those_tags(mlflow_server):
+    tracker = Tracker(mlflow_server, "find-or-create")
+    key = {"sweep.role": "parent", "optuna.study": "s1"}
+    first = tracker.find_or_create(RunRecord("p", tags={"n": "1"}), key, {"started": "x"})
+    tracker.set_status(first, "KILLED")
+    again = tracker.find_or_create(RunRecord("p", tags={"n": "2"}), key, {"started": "y"})
+    other = tracker.find_or_create(RunRecord("p"), {**key, "optuna.study": "s2"}, {})
+    assert again == first and other != first
+    run = client_for(mlflow_server).get_run(first)
+    assert run.info.status == "RUNNING"
+    assert (run.data.tags["n"], run.data.tags["started"]) == ("2", "x")

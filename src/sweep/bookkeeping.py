@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from sweep.normalize import Normalizer
+from sweep.results import RunResult
 
 CHECK_EVERY = 100
 
@@ -29,18 +30,6 @@ class RunSpec:
     hparams: tuple[tuple[str, float], ...]  # optimizer settings, e.g. (("lr", 0.01),)
     epochs: int
     init_params: tuple[float, float] = (1.0, 0.0)
-
-
-@dataclass
-class RunResult:
-    status: str  # completed | diverged | pruned
-    losses: list[float]  # one per epoch trained, all finite
-    val_losses: list[float] | None
-    w: float | None = None
-    b: float | None = None
-    w_raw: float | None = None
-    b_raw: float | None = None
-    diverged_at_epoch: int | None = None
 
 
 class Book:

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from sweep.bookkeeping import Reporter, RunResult, RunSpec
+from sweep.bookkeeping import Reporter, RunSpec
 from sweep.config import validate
 from sweep.records import Trial
+from sweep.results import RunResult
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def run_single(cfg: DictConfig, choices: dict[str, str]) -> None:
     t0 = time.perf_counter()
     [result] = train_trials([trial], datasets)
     t1 = time.perf_counter()
-    tracker = Tracker(cfg.tracking.uri, cfg.tracking.experiment, workers=1)
+    tracker = Tracker(cfg.tracking.uri, cfg.tracking.experiment)
     t2 = time.perf_counter()
     run_id = tracker.log_run(run_record(trial, result))
     t3 = time.perf_counter()

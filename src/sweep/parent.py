@@ -6,6 +6,7 @@ and the best trial's loss, params (as tags: params cannot change) and run id.
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from sweep.records import Trial, config_yaml, params_of
+from sweep.sender import Sender
 from sweep.space import Space
 from sweep.tracking import RunRecord, StoredRun, Tracker
 
@@ -25,27 +27,46 @@ BEST_CURVES = 5
 
 
 class Parent:
+    """The parent run: opened in the sender process as soon as the sweep starts; read back and
+    summarised from this process, through a tracker of its own opened on first use."""
+
     def __init__(
-        self, tracker: Tracker, study: optuna.Study, cfg: DictConfig, choices: dict, space: Space
+        self, sender: Sender, study: optuna.Study, cfg: DictConfig, choices: dict, space: Space
     ) -> None:
-        self.tracker, self.study, self.space = tracker, study, space
+        self.study, self.space = study, space
+        self.uri, self.experiment = cfg.tracking.uri, cfg.tracking.experiment
         self.name = study.study_name
         config = OmegaConf.to_container(cfg, resolve=True)
         tags = {k: str(OmegaConf.select(cfg, k)) for k in VOLATILE}
         tags["sweep.space_keys"] = json.dumps(space.keys)
-        found = tracker.find_runs(**{"sweep.role": "parent", "optuna.study": self.name})
-        if found:
-            self.run_id = found[0].run_id
-            tracker.set_status(self.run_id, "RUNNING")
-            tracker.write(self.run_id, RunRecord(self.name, tags=tags))
-        else:
-            params = params_of(Trial(self.name, config, choices), (*VOLATILE, *space.keys))
-            tags |= {"sweep.role": "parent", "optuna.study": self.name,
-                     "sweep.started": time.strftime("%Y-%m-%dT%H:%M:%S")}  # fmt: skip
-            artifacts = {"config.yaml": config_yaml(config, choices).encode()}
-            record = RunRecord(self.name, params=params, tags=tags, artifacts=artifacts)
-            self.run_id = tracker.start_run(record)
-        study.set_user_attr("mlflow_parent_run_id", self.run_id)
+        params = params_of(Trial(self.name, config, choices), (*VOLATILE, *space.keys))
+        artifacts = {"config.yaml": config_yaml(config, choices).encode()}
+        record = RunRecord(self.name, params=params, tags=tags, artifacts=artifacts)
+        key = {"sweep.role": "parent", "optuna.study": self.name}
+        started = {"sweep.started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        self.pending = sender.call(Tracker.find_or_create, record, key, started)
+        self._run_id: str | None = None
+        self._tracker: Tracker | None = None
+
+    @property
+    def run_id(self) -> str:
+        if self._run_id is None:
+            self._run_id = self.pending.result()
+            self.study.set_user_attr("mlflow_parent_run_id", self._run_id)
+        return self._run_id
+
+    def prepare(self) -> None:
+        """Open this process's tracker and import what the summary needs while the sender
+        ships the first batch, so the end of the sweep only reads and writes."""
+        for module in ("pandas", "matplotlib.figure"):
+            importlib.import_module(module)
+        _ = self.tracker
+
+    @property
+    def tracker(self) -> Tracker:
+        if self._tracker is None:
+            self._tracker = Tracker(self.uri, self.experiment)
+        return self._tracker
 
     def child_tags(self, trial: Trial) -> dict[str, str]:
         return {"optuna.study": self.name, "optuna.trial_number": str(trial.number)}

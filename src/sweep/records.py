@@ -8,9 +8,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from sweep import plots
-from sweep.bookkeeping import RunResult
 from sweep.config import leaves
-from sweep.tracking import RunRecord
+from sweep.results import RunResult
+from sweep.tracking import RunRecord, Tracker
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,16 @@ def config_yaml(config: dict[str, Any], choices: dict[str, str]) -> str:
     return header + OmegaConf.to_yaml(OmegaConf.create(config))
 
 
-def run_record(trial: Trial, result: RunResult, tags: dict[str, str] | None = None) -> RunRecord:
-    record = RunRecord(name=trial.name, params=params_of(trial), tags={"status": result.status})
-    record.tags.update(tags or {})
+def head_record(trial: Trial, tags: dict[str, str] | None = None) -> RunRecord:
+    """What a run holds before it has trained: its params, its tags and its config."""
+    record = RunRecord(name=trial.name, params=params_of(trial), tags=dict(tags or {}))
+    record.artifacts["config.yaml"] = config_yaml(trial.config, trial.choices).encode()
+    return record
+
+
+def tail_record(trial: Trial, result: RunResult) -> RunRecord:
+    """What a trained run adds: its status, loss curves, final values and the curve's plot."""
+    record = RunRecord(name=trial.name, tags={"status": result.status})
     record.series["loss"] = result.losses
     curves = {"loss": result.losses}
     if result.val_losses is not None:
@@ -78,6 +85,21 @@ def run_record(trial: Trial, result: RunResult, tags: dict[str, str] | None = No
         record.tags["pruned_at_epoch"] = str(len(result.losses))
         note = f"pruned at epoch {len(result.losses)}"
     record.tags["epochs_trained"] = str(len(result.losses))
-    record.artifacts["config.yaml"] = config_yaml(trial.config, trial.choices).encode()
     record.artifacts["loss_curve.png"] = plots.loss_curve(trial.name, curves, note)
     return record
+
+
+def run_record(trial: Trial, result: RunResult, tags: dict[str, str] | None = None) -> RunRecord:
+    return head_record(trial, tags).merge(tail_record(trial, result))
+
+
+def begin_run(tracker: Tracker, trial: Trial, tags: dict[str, str], parent_id: str) -> str:
+    """Create a trial's child run, RUNNING, with what is known before training (a sender's
+    call: it runs where the tracker lives)."""
+    return tracker.create(head_record(trial, tags), parent_id)
+
+
+def end_run(tracker: Tracker, run_id: str, trial: Trial, result: RunResult) -> str:
+    """Fill a trial's child run with its results and end it FINISHED."""
+    tracker.complete(run_id, tail_record(trial, result))
+    return run_id

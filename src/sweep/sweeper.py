@@ -20,8 +20,10 @@ from optuna.trial import TrialState
 from sweep import study as studies
 from sweep.config import GROUPS, ConfigError
 from sweep.engine import load_data, run_name, train_trials
+from sweep.parent import Parent
 from sweep.progress import Progress
-from sweep.records import Trial, run_record
+from sweep.records import Trial, begin_run, end_run
+from sweep.sender import Sender
 from sweep.space import Space, parse
 from sweep.tracking import check_reachable
 from sweep.trials import Composer
@@ -39,7 +41,9 @@ def run_sweep(cfg: DictConfig, choices: dict[str, str]) -> None:
     max_epochs = _preflight(space, composer, cfg)
     check_reachable(cfg.tracking.uri)
     study = studies.open_study(cfg.sweep, max_epochs)
-    sweep = Sweep(cfg, choices, space, composer, study, None if grid is None else grid[:total])
+    sender = Sender(cfg.tracking.uri, cfg.tracking.experiment)  # MLflow's side starts now
+    points = None if grid is None else grid[:total]
+    sweep = Sweep(cfg, choices, space, composer, study, points, sender)
     try:
         sweep.run(total)
     except KeyboardInterrupt:
@@ -76,26 +80,15 @@ def _preflight(space: Space, composer: Composer, cfg: DictConfig) -> int:
 
 
 class Sweep:
-    def __init__(self, cfg, choices, space, composer, study, grid) -> None:
-        self.cfg, self.choices, self.space, self.composer = cfg, choices, space, composer
-        self.study, self.grid = study, grid
+    def __init__(self, cfg, choices, space, composer, study, grid, sender: Sender) -> None:
+        self.cfg, self.space, self.composer = cfg, space, composer
+        self.study, self.grid, self.sender = study, grid, sender
         self.heartbeat = studies.Heartbeat(study, cfg.sweep.heartbeat_interval)
+        # The parent run opens in the sender process while this one asks and trains.
+        self.parent = Parent(sender, study, cfg, choices, space)
         self.in_flight: list[list] = []  # [optuna trial, result, logging future]
         self.trained, self.train_seconds = 0, 0.0
         self.curves: dict[str, list[float]] = {}  # run id -> loss curve, for the parent's plot
-        self._parent = None
-
-    @property
-    def parent(self):
-        """The MLflow side, opened on first use, after the first batch has trained: nothing
-        imports mlflow before the first epoch."""
-        if self._parent is None:
-            from sweep.parent import Parent
-            from sweep.tracking import Tracker
-
-            tracker = Tracker(self.cfg.tracking.uri, self.cfg.tracking.experiment)
-            self._parent = Parent(tracker, self.study, self.cfg, self.choices, self.space)
-        return self._parent
 
     def count(self, *states: TrialState) -> int:
         return studies.count(self.study, states, self.grid)
@@ -137,15 +130,16 @@ class Sweep:
             config, choices = self.composer.compose(self.space.suggest(optuna_trial))
             name = run_name(config, choices, optuna_trial.number)
             trials.append(Trial(name, config, choices, optuna_trial.number))
+        # The child runs are created (params, tags, config) while the trials train.
+        parent = self.parent.pending
+        runs = [self.sender.call(begin_run, t, self.parent.child_tags(t), parent) for t in trials]
         on_report = None if self.cfg.sweep.pruner.kind == "none" else _reporter(asked)
         started = time.perf_counter()
         results = train_trials(trials, load_data(trials), self.cfg.sweep.report_every, on_report)
         self.train_seconds += time.perf_counter() - started
-        parent = self.parent
-        for slot, trial, result in zip(self.in_flight, trials, results, strict=True):
-            tags = parent.child_tags(trial)
-            record = lambda t=trial, r=result, g=tags: run_record(t, r, g)  # noqa: E731
-            slot[1:] = [result, parent.tracker.submit(record, parent.run_id)]
+        for slot, trial, result, run in zip(self.in_flight, trials, results, runs, strict=True):
+            slot[1:] = [result, self.sender.call(end_run, run, trial, result)]
+        self.parent.prepare()
         while self.in_flight:
             optuna_trial, result, future = self.in_flight[0]
             run_id = future.result()
@@ -168,9 +162,9 @@ class Sweep:
             self.parent.tracker.delete_runs([r.run_id for r in stale])
 
     def interrupted(self) -> None:
-        """Ctrl-C: let the batch's logging finish and tell what was logged; fail the rest."""
-        if self._parent is not None:
-            self._parent.tracker.close()  # waits until the batch's runs are logged and ended
+        """Ctrl-C: let the batch's logging finish and tell what was logged; fail the rest
+        (their runs, begun but never ended, are deleted)."""
+        self.sender.close()  # waits until the batch's runs are logged and ended
         for optuna_trial, result, future in self.in_flight:
             if future is not None and future.exception() is None:
                 studies.tell(self.study, optuna_trial, result, future.result())
@@ -181,13 +175,15 @@ class Sweep:
         self.parent.interrupted()
 
     def failed(self) -> None:
-        """An error: the parent (if already created) is marked FAILED, not left RUNNING."""
-        if self._parent is not None:
-            self._parent.tracker.set_status(self._parent.run_id, "FAILED")
+        """An error: the parent (if it was created) is marked FAILED, not left RUNNING."""
+        self.sender.close()
+        pending = self.parent.pending
+        if pending.done() and pending.exception() is None:
+            self.parent.tracker.set_status(self.parent.run_id, "FAILED")
 
     def finish(self, output_dir: str) -> None:
         started = time.perf_counter()
-        self.parent.tracker.close()
+        self.sender.close()
         self.parent.finish(self.trained, output_dir, self.curves)
         log.info("timings: training %.2f s, parent summary %.2f s",
                  self.train_seconds, time.perf_counter() - started)  # fmt: skip

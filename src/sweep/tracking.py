@@ -1,9 +1,10 @@
-"""MLflow, behind one narrow interface: a run is one `RunRecord` handed to `Tracker.submit`.
+"""MLflow, behind one narrow interface: what a run holds is a `RunRecord`, written by a
+`Tracker` (a sweep's writes go through `sweep.sender`, which runs a Tracker in its own process).
 
-Records are plain data (names, strings and floats; no torch), so what is sent can later be
+Records are plain data (names, strings and floats; no torch), so what is sent can be pickled,
 spooled to disk and replayed. Per-epoch points travel in log-batch requests of at most 1000
-entities, and runs are shipped by a small thread pool: against a tracking server a request
-costs tens of milliseconds whatever it carries, so requests, not points, are the cost.
+entities: against a tracking server a request costs milliseconds whatever it carries, so
+requests, not points, are the cost.
 """
 
 from __future__ import annotations
@@ -14,17 +15,18 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from sweep.config import ConfigError
 
-# MLflow's usage telemetry wraps every client call; a sweep makes thousands. Users can still
-# turn it on by setting the variable themselves.
+# MLflow's usage telemetry wraps every client call, and ending a run against a server fetches
+# the run again only to print its link: a sweep makes thousands of calls and ends hundreds of
+# runs. Users who want either back set the variable themselves.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 MAX_ENTITIES = 1000  # MLflow's log-batch limits
 MAX_PARAMS_TAGS = 100
@@ -40,6 +42,17 @@ class RunRecord:
     series: dict[str, list[float]] = field(default_factory=dict)  # step i+1 holds value i
     metrics: dict[str, float] = field(default_factory=dict)
     artifacts: dict[str, bytes] = field(default_factory=dict)  # file name -> content
+
+    def merge(self, more: RunRecord) -> RunRecord:
+        """This record followed by `more` (what a run holds once both are written)."""
+        return RunRecord(
+            self.name,
+            {**self.params, **more.params},
+            {**self.tags, **more.tags},
+            {**self.series, **more.series},
+            {**self.metrics, **more.metrics},
+            {**self.artifacts, **more.artifacts},
+        )
 
 
 @dataclass
@@ -81,17 +94,13 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
 class Tracker:
     """One MLflow experiment on one tracking store."""
 
-    def __init__(
-        self, uri: str, experiment: str, workers: int | None = None, create: bool = True
-    ) -> None:
+    def __init__(self, uri: str, experiment: str, create: bool = True) -> None:
         from mlflow.tracking import MlflowClient
 
         check_reachable(uri)
         self.uri = uri
         self.client = MlflowClient(tracking_uri=uri)
         self.experiment_id = self._experiment(experiment, create)
-        # SQLite allows one writer at a time; a server takes several requests at once.
-        self.pool = ThreadPoolExecutor(workers or (4 if is_remote(uri) else 1))
 
     def _experiment(self, name: str, create: bool) -> str:
         from mlflow.exceptions import MlflowException
@@ -108,30 +117,34 @@ class Tracker:
         except MlflowException:  # another worker created it first
             return self.client.get_experiment_by_name(name).experiment_id
 
-    def submit(
-        self, record: RunRecord | Callable[[], RunRecord], parent_id: str | None = None
-    ) -> Future[str]:
-        """Ship `record` (or what the callable builds) as a new run in the background;
-        the future holds its run id."""
-        if callable(record):
-            return self.pool.submit(lambda: self.log_run(record(), parent_id))
-        return self.pool.submit(self.log_run, record, parent_id)
-
     def log_run(self, record: RunRecord, parent_id: str | None = None) -> str:
-        """Create, fill and finish one run; a run that fails half-way is marked FAILED."""
+        """Create, fill and finish one run."""
+        check_finite(record)
+        return self.complete(self.create(RunRecord(record.name), parent_id), record)
+
+    def create(self, record: RunRecord, parent_id: str | None = None) -> str:
+        """A new RUNNING run holding `record`; one that fails half-way is marked FAILED."""
         tags = dict(record.tags)
         if parent_id is not None:
             tags["mlflow.parentRunId"] = parent_id
         check_finite(record)  # before the run exists: a refused record leaves nothing behind
         run = self.client.create_run(self.experiment_id, run_name=record.name)
-        run_id = run.info.run_id
+        self._fill(run.info.run_id, record, tags, run.info.artifact_uri)
+        return run.info.run_id
+
+    def complete(self, run_id: str, record: RunRecord, status: str = "FINISHED") -> str:
+        """Add `record` to a run created earlier and end it."""
+        check_finite(record)
+        self._fill(run_id, record, record.tags)
+        self.client.set_terminated(run_id, status)
+        return run_id
+
+    def _fill(self, run_id: str, record: RunRecord, tags: dict, artifact_uri: str | None = None):
         try:
-            self.write(run_id, record, tags, artifact_uri=run.info.artifact_uri)
+            self.write(run_id, record, tags, artifact_uri)
         except BaseException:
             self.client.set_terminated(run_id, "FAILED")
             raise
-        self.client.set_terminated(run_id, "FINISHED")
-        return run_id
 
     def write(
         self,
@@ -157,11 +170,18 @@ class Tracker:
 
                 get_artifact_repository(artifact_uri, tracking_uri=self.uri).log_artifacts(tmp)
 
-    def start_run(self, record: RunRecord) -> str:
-        """A run left RUNNING (a sweep's parent), filled with `record`."""
-        run_id = self.client.create_run(self.experiment_id, run_name=record.name).info.run_id
-        self.write(run_id, record)
-        return run_id
+    def find_or_create(self, record: RunRecord, key: dict[str, str], new: dict[str, str]) -> str:
+        """The active run whose tags have the values in `key` (RUNNING again, with `record`'s
+        tags refreshed), or a new RUNNING run holding `record`, `key` and the tags `new`: a
+        sweep's parent, found again when the sweep resumes."""
+        found = self.find_runs(**key)
+        if not found:
+            tags = {**record.tags, **key, **new}
+            new_run = RunRecord(record.name, record.params, tags, artifacts=record.artifacts)
+            return self.create(new_run)
+        self.set_status(found[0].run_id, "RUNNING")
+        self.write(found[0].run_id, RunRecord(record.name, tags=record.tags))
+        return found[0].run_id
 
     def set_status(self, run_id: str, status: str) -> None:
         """RUNNING again (a resumed parent), or FINISHED / FAILED / KILLED with an end time."""
@@ -197,9 +217,6 @@ class Tracker:
     def delete_runs(self, run_ids: list[str]) -> None:
         for run_id in run_ids:
             self.client.delete_run(run_id)
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True)
 
 
 def check_finite(record: RunRecord) -> None:

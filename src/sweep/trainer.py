@@ -15,9 +15,10 @@ from collections.abc import Sequence
 import torch
 
 from sweep import optimizers
-from sweep.bookkeeping import Book, Reporter, RunResult, RunSpec
+from sweep.bookkeeping import Book, Reporter, RunSpec
 from sweep.data import Split
 from sweep.lecture import model
+from sweep.results import RunResult
 
 
 def loss_fn(t_p, t_c):
