@@ -1,6 +1,6 @@
 """Benchmark: `lr_grid` through sweep against a local one-worker MLflow server, and peers.
 
-    python scripts/bench.py [--tutorial-points 300]
+    python scripts/bench.py [--tutorial-points 300] [--rounds 3]
 
 1. sweep: `python -m sweep +experiment=lr_grid` end to end, then every point read back;
 2. the tutorial way: the lecture loop with `mlflow.log_metric` per epoch (a few hundred
@@ -8,6 +8,9 @@
 3. a careful sequential peer: each trial trained alone, its curve sent with log-batch;
 4. training alone, nothing logged: the 60 trials one by one (timed inside 3) and batched;
 5. the server's ingest ceiling: log-batch requests of 1000 points from 1, 2 and 4 threads.
+
+This machine's speed drifts by tens of percent from minute to minute, so 1, 3 and 5 are
+measured in rounds, one after the other on the same server, and the table shows medians.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import math
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -76,17 +80,17 @@ def send_curve(c, exp: str, name: str, losses: list[float], params=None) -> None
     c.set_terminated(run_id)
 
 
-def bench_sweep(uri: str, workdir: Path) -> tuple[float, float, int]:
+def bench_sweep(uri: str, workdir: Path, name: str) -> tuple[float, float, int]:
     start_ = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "sweep", "+experiment=lr_grid", f"tracking.uri={uri}",
-         "tracking.experiment=bench-sweep", f"sweep.storage=sqlite:///{workdir / 'optuna.db'}"],
+         f"tracking.experiment={name}", f"sweep.storage=sqlite:///{workdir / name}.db"],
         cwd=workdir, capture_output=True, text=True, check=True,
     )  # fmt: skip
     wall = time.perf_counter() - start_
     training = float(done.stdout.split("timings: training ")[1].split(" s")[0])
     c = client(uri)
-    exp = c.get_experiment_by_name("bench-sweep").experiment_id
+    exp = c.get_experiment_by_name(name).experiment_id
     runs = c.search_runs([exp], "tags.`optuna.trial_number` != ''", max_results=1000)
     points = sum(len(c.get_metric_history(r.info.run_id, "loss")) for r in runs)
     return wall, training, points
@@ -143,7 +147,9 @@ def bench_ceiling(uri: str, threads: int, points: int = 24000) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tutorial-points", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    rounds = []
     with tempfile.TemporaryDirectory() as tmp, socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -152,16 +158,22 @@ def main() -> None:
         uri = f"http://127.0.0.1:{port}"
         try:
             client(uri).search_experiments()  # warm the server's first request
-            sweep_wall, sweep_training, points = bench_sweep(uri, Path(tmp))
             per_point = bench_tutorial(uri, args.tutorial_points)
-            seq_wall, seq_training, seq_points = bench_sequential(uri)
             batched = bench_batched_training()
-            ceilings = {n: bench_ceiling(uri, n) for n in (1, 2, 4)}
+            for i in range(args.rounds):
+                sweep_wall, sweep_training, points = bench_sweep(uri, Path(tmp), f"sweep-{i}")
+                seq_wall, seq_training, seq_points = bench_sequential(uri)
+                ceiling = max(bench_ceiling(uri, n) for n in (1, 2, 4))
+                rounds.append((sweep_wall, sweep_training, seq_wall, seq_training, ceiling))
+                line = f"round {i + 1}: sweep {sweep_wall:.2f} s (training {sweep_training:.2f})"
+                line += f", peer {seq_wall:.2f} s, ceiling {ceiling:,.0f} points/s"
+                print(line, flush=True)
         finally:
             server.terminate()
             server.wait()
     imports = import_seconds()
-    ceiling = max(ceilings.values())
+    medians = [statistics.median(column) for column in zip(*rounds, strict=True)]
+    sweep_wall, sweep_training, seq_wall, seq_training, ceiling = medians
     tutorial = per_point * points + seq_training
     beyond = sweep_wall - imports - sweep_training
     rows = [
@@ -172,12 +184,12 @@ def main() -> None:
         ("4a training alone, 60 trials one by one", seq_training, ""),
         ("4b training alone, 60 trials batched (sweep's trainer)", batched, ""),
     ]  # fmt: skip
-    print(f"\nlr_grid: 60 trials, {points} loss points read back ({seq_points} in the peer)")
+    print(f"\nlr_grid: 60 trials, {points} loss points read back ({seq_points} in the peer); "
+          f"medians of {len(rounds)} rounds")  # fmt: skip
     print(f"{'':<72}{'seconds':>9}  {'1 is x faster':>13}")
     for label, seconds, note in rows:
         print(f"{label:<72}{seconds:>9.2f}  {seconds / sweep_wall:>12.2f}x  {note}")
-    for n, rate in ceilings.items():
-        print(f"5 ingest ceiling, log-batch from {n} thread(s): {rate:,.0f} points/s")
+    print(f"5 ingest ceiling, best of log-batch from 1, 2, 4 threads: {ceiling:,.0f} points/s")
     print(f"import of torch, mlflow, optuna, hydra, pandas: {imports:.2f} s")
     floor = points / ceiling
     print(f"sweep beyond import and training: {beyond:.2f} s; points / ceiling: {floor:.2f} s; "

@@ -16,6 +16,7 @@ half-written belongs to trials the study then fails, and a resumed sweep deletes
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
 import subprocess
@@ -113,22 +114,25 @@ def serve(requests: Connection, replies: Connection, uri: str, experiment: str) 
     from sweep.errors import one_line
     from sweep.tracking import Tracker, is_remote
 
-    tracker: Future = Future()
+    # MLflow's import overlaps with the sweep's start-up; the experiment is opened by the first
+    # call, so a sweep that fails before its first call leaves nothing in the store.
+    threading.Thread(target=importlib.import_module, args=("mlflow.tracking",), daemon=True).start()
+    opened: list[Tracker] = []
+    opening = threading.Lock()
 
-    def connect() -> None:  # MLflow's import overlaps with reading the first calls
-        try:
-            tracker.set_result(Tracker(uri, experiment))
-        except BaseException as ex:
-            tracker.set_exception(ex)
+    def tracker() -> Tracker:
+        with opening:
+            if not opened:
+                opened.append(Tracker(uri, experiment))
+        return opened[0]
 
-    threading.Thread(target=connect, daemon=True).start()
     lock = threading.Lock()
     results: dict[int, Future] = {}
 
     def run(token: int, func: Callable[..., Any], args: tuple) -> Any:
         try:
             args = tuple(results[a.token].result() if isinstance(a, Ref) else a for a in args)
-            value = func(tracker.result(), *args)
+            value = func(tracker(), *args)
         except BaseException as ex:
             if os.environ.get("HYDRA_FULL_ERROR") == "1":  # as for the sweep: the traceback
                 traceback.print_exc()

@@ -38,10 +38,10 @@ def run_sweep(cfg: DictConfig, choices: dict[str, str]) -> None:
     composer = Composer(list(HydraConfig.get().overrides.task))
     grid = space.grid() if cfg.sweep.sampler == "grid" else None
     total = _budget(cfg, grid)
+    sender = Sender(cfg.tracking.uri, cfg.tracking.experiment)  # starts MLflow's side now
     max_epochs = _preflight(space, composer, cfg)
     check_reachable(cfg.tracking.uri)
     study = studies.open_study(cfg.sweep, max_epochs)
-    sender = Sender(cfg.tracking.uri, cfg.tracking.experiment)  # MLflow's side starts now
     points = None if grid is None else grid[:total]
     sweep = Sweep(cfg, choices, space, composer, study, points, sender)
     try:
@@ -89,6 +89,7 @@ class Sweep:
         self.in_flight: list[list] = []  # [optuna trial, result, logging future]
         self.trained, self.train_seconds = 0, 0.0
         self.curves: dict[str, list[float]] = {}  # run id -> loss curve, for the parent's plot
+        self.cleaned: set[int] = set()  # failed trials whose child runs are already deleted
 
     def count(self, *states: TrialState) -> int:
         return studies.count(self.study, states, self.grid)
@@ -98,11 +99,12 @@ class Sweep:
         return min((t.value for t in done), default=None)
 
     def run(self, total: int) -> None:
-        self.recover()
         progress = Progress(total, self.count(*studies.DONE))
         try:
             while True:
-                studies.fail_stale(self.study, self.cfg.sweep.grace_period)
+                # A dead worker's trials fail here and their half-logged child runs go, before
+                # their grid points are queued again.
+                self.recover()
                 if self.grid is not None:
                     for point in studies.missing_grid_points(self.study, self.grid):
                         self.study.enqueue_trial(point)
@@ -116,23 +118,23 @@ class Sweep:
                     return
                 else:  # trials of other workers, or of a dead one whose heartbeat will expire
                     time.sleep(self.cfg.sweep.heartbeat_interval)
-                    self.recover()
         finally:
             progress.close()
 
     def batch(self, size: int) -> int:
         """Ask `size` trials, train them as one graph, log them, tell them."""
-        asked = [self.study.ask() for _ in range(size)]
-        self.in_flight = [[t, None, None] for t in asked]
-        self.heartbeat.add(asked)
-        trials = []
-        for optuna_trial in asked:
+        self.in_flight, trials, runs = [], [], []
+        for _ in range(size):
+            optuna_trial = self.study.ask()
+            self.in_flight.append([optuna_trial, None, None])
             config, choices = self.composer.compose(self.space.suggest(optuna_trial))
             name = run_name(config, choices, optuna_trial.number)
             trials.append(Trial(name, config, choices, optuna_trial.number))
-        # The child runs are created (params, tags, config) while the trials train.
-        parent = self.parent.pending
-        runs = [self.sender.call(begin_run, t, self.parent.child_tags(t), parent) for t in trials]
+            # Its child run is created (params, tags, config) while the rest are asked and trained.
+            tags = self.parent.child_tags(trials[-1])
+            runs.append(self.sender.call(begin_run, trials[-1], tags, self.parent.pending))
+        asked = [slot[0] for slot in self.in_flight]
+        self.heartbeat.add(asked)
         on_report = None if self.cfg.sweep.pruner.kind == "none" else _reporter(asked)
         started = time.perf_counter()
         results = train_trials(trials, load_data(trials), self.cfg.sweep.report_every, on_report)
@@ -156,10 +158,11 @@ class Sweep:
         studies.fail_stale(self.study, self.cfg.sweep.grace_period)
         states = (TrialState.FAIL,)
         failed = {t.number for t in self.study.get_trials(deepcopy=False, states=states)}
-        if failed:
+        if failed - self.cleaned:
             children = self.parent.children()
             stale = [r for r in children if int(r.tags["optuna.trial_number"]) in failed]
             self.parent.tracker.delete_runs([r.run_id for r in stale])
+            self.cleaned |= failed
 
     def interrupted(self) -> None:
         """Ctrl-C: let the batch's logging finish and tell what was logged; fail the rest
