@@ -101,6 +101,7 @@ class Tracker:
         self.uri = uri
         self.client = MlflowClient(tracking_uri=uri)
         self.experiment_id = self._experiment(experiment, create)
+        self.artifact_uris: dict[str, str] = {}  # of the runs this tracker created
 
     def _experiment(self, name: str, create: bool) -> str:
         from mlflow.exceptions import MlflowException
@@ -129,7 +130,8 @@ class Tracker:
             tags["mlflow.parentRunId"] = parent_id
         check_finite(record)  # before the run exists: a refused record leaves nothing behind
         run = self.client.create_run(self.experiment_id, run_name=record.name)
-        self._fill(run.info.run_id, record, tags, run.info.artifact_uri)
+        self.artifact_uris[run.info.run_id] = run.info.artifact_uri
+        self._fill(run.info.run_id, record, tags)
         return run.info.run_id
 
     def complete(self, run_id: str, record: RunRecord, status: str = "FINISHED") -> str:
@@ -139,20 +141,14 @@ class Tracker:
         self.client.set_terminated(run_id, status)
         return run_id
 
-    def _fill(self, run_id: str, record: RunRecord, tags: dict, artifact_uri: str | None = None):
+    def _fill(self, run_id: str, record: RunRecord, tags: dict[str, str]) -> None:
         try:
-            self.write(run_id, record, tags, artifact_uri)
+            self.write(run_id, record, tags)
         except BaseException:
             self.client.set_terminated(run_id, "FAILED")
             raise
 
-    def write(
-        self,
-        run_id: str,
-        record: RunRecord,
-        tags: dict[str, str] | None = None,
-        artifact_uri: str | None = None,
-    ) -> None:
+    def write(self, run_id: str, record: RunRecord, tags: dict[str, str] | None = None) -> None:
         """Add a record's params, tags, metrics and artifacts to an existing run."""
         for metrics, params, tags_ in _batches(record, record.tags if tags is None else tags):
             self.client.log_batch(run_id, metrics=metrics, params=params, tags=tags_)
@@ -161,9 +157,10 @@ class Tracker:
         with tempfile.TemporaryDirectory() as tmp:
             for name, content in record.artifacts.items():
                 (Path(tmp) / name).write_bytes(content)
+            artifact_uri = self.artifact_uris.get(run_id)
             if artifact_uri is None:
                 self.client.log_artifacts(run_id, tmp)
-            else:  # known from create_run: saves the client a get-run request per run
+            else:  # known since create_run: saves the client a get-run request per write
                 from mlflow.store.artifact.artifact_repository_registry import (
                     get_artifact_repository,
                 )
