@@ -6,8 +6,11 @@ and the best trial's loss, params (as tags: params cannot change) and run id.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
+import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,7 @@ class Parent:
         self.pending = sender.call(Tracker.find_or_create, record, key, started)
         self._run_id: str | None = None
         self._tracker: Tracker | None = None
+        self._preparing: threading.Thread | None = None
 
     @property
     def run_id(self) -> str:
@@ -56,14 +60,25 @@ class Parent:
         return self._run_id
 
     def prepare(self) -> None:
-        """Open this process's tracker and import what the summary needs while the sender
-        ships the first batch, so the end of the sweep only reads and writes."""
+        """Start opening this process's tracker, and importing what the summary needs, while
+        the sender ships the first batch: in a thread at the lowest CPU priority, so that it
+        takes no CPU from the tracking server, and the end of the sweep only reads and writes."""
+        if self._preparing is None:
+            self._preparing = threading.Thread(target=self._prepare, daemon=True)
+            self._preparing.start()
+
+    def _prepare(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):  # Linux: a thread is a task
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         for module in ("pandas", "matplotlib.figure"):
             importlib.import_module(module)
-        _ = self.tracker
+        with contextlib.suppress(Exception):  # if it fails, it fails again, loudly, when used
+            self._tracker = Tracker(self.uri, self.experiment)
 
     @property
     def tracker(self) -> Tracker:
+        if self._preparing is not None:
+            self._preparing.join()
         if self._tracker is None:
             self._tracker = Tracker(self.uri, self.experiment)
         return self._tracker
