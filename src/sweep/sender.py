@@ -143,8 +143,9 @@ def serve(requests: Connection, replies: Connection, uri: str, experiment: str) 
             replies.send((token, None, value))
         return value
 
-    # SQLite takes one writer at a time; a server takes several requests at once.
-    with ThreadPoolExecutor(4 if is_remote(uri) else 1) as pool:
+    # SQLite takes one writer at a time. A server gets two requests at a time: one to work on
+    # while the next is encoded; more only add contention inside a one-worker server.
+    with ThreadPoolExecutor(2 if is_remote(uri) else 1) as pool:
         while True:
             try:
                 message = requests.recv()
