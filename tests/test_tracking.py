@@ -25,12 +25,13 @@ def record(n_points=2500, n_params=25, **metrics):
 
 def test_batches_respect_mlflows_limits_and_carry_every_point_once():
     batches = list(_batches(record(2500, 150), {"status": "completed"}))
-    for metrics, params, tags in batches:
-        assert len(metrics) + len(params) + len(tags) <= 1000
-        assert len(params) <= 100 and len(tags) <= 100
-    points = [m for b in batches for m in b[0] if m.key == "loss"]
-    assert [m.step for m in points] == list(range(1, 2501))
-    assert sum(len(b[1]) for b in batches) == 150
+    for batch in batches:
+        assert len(batch["metrics"]) + len(batch["params"]) + len(batch["tags"]) <= 1000
+        assert len(batch["params"]) <= 100 and len(batch["tags"]) <= 100
+    points = [m for b in batches for m in b["metrics"] if m["key"] == "loss"]
+    assert [m["step"] for m in points] == list(range(1, 2501))
+    assert [m["value"] for m in points] == [1.0 / s for s in range(1, 2501)]
+    assert sum(len(b["params"]) for b in batches) == 150
     assert len(batches) == 3
 
 

@@ -9,6 +9,7 @@ requests, not points, are the cost.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
@@ -150,8 +151,8 @@ class Tracker:
 
     def write(self, run_id: str, record: RunRecord, tags: dict[str, str] | None = None) -> None:
         """Add a record's params, tags, metrics and artifacts to an existing run."""
-        for metrics, params, tags_ in _batches(record, record.tags if tags is None else tags):
-            self.client.log_batch(run_id, metrics=metrics, params=params, tags=tags_)
+        for batch in _batches(record, record.tags if tags is None else tags):
+            self._log_batch(run_id, batch)
         if not record.artifacts:
             return
         with tempfile.TemporaryDirectory() as tmp:
@@ -166,6 +167,29 @@ class Tracker:
                 )
 
                 get_artifact_repository(artifact_uri, tracking_uri=self.uri).log_artifacts(tmp)
+
+    def _log_batch(self, run_id: str, batch: dict[str, list[dict]]) -> None:
+        """One log-batch request. Against a server the JSON is written here, not through
+        MLflow's protobuf entities, which cost ten times more client CPU per point (CPU that a
+        sweep's machine would rather give the server); MLflow still sends it, with its
+        authentication, retries and error handling."""
+        from mlflow.protos.service_pb2 import LogBatch
+        from mlflow.store.tracking.rest_store import RestStore
+
+        store = self.client._tracking_client.store
+        if isinstance(store, RestStore):
+            store._call_endpoint(LogBatch, json.dumps({"run_id": run_id, **batch}))
+            return
+        from mlflow.entities import Metric, Param, RunTag
+
+        self.client.log_batch(
+            run_id,
+            metrics=[
+                Metric(m["key"], m["value"], m["timestamp"], m["step"]) for m in batch["metrics"]
+            ],
+            params=[Param(**p) for p in batch["params"]],
+            tags=[RunTag(**t) for t in batch["tags"]],
+        )
 
     def find_or_create(self, record: RunRecord, key: dict[str, str], new: dict[str, str]) -> str:
         """The active run whose tags have the values in `key` (RUNNING again, with `record`'s
@@ -224,23 +248,24 @@ def check_finite(record: RunRecord) -> None:
             raise ValueError(f"run {record.name}: refusing to log non-finite {name} ({value})")
 
 
-def _batches(record: RunRecord, tags: dict[str, str]) -> Iterator[tuple[list, list, list]]:
-    """log-batch payloads: params and tags first, then points, final scalars last."""
-    from mlflow.entities import Metric, Param, RunTag
-
+def _batches(record: RunRecord, tags: dict[str, str]) -> Iterator[dict[str, list[dict]]]:
+    """log-batch payloads as the REST API takes them: params and tags first, then points,
+    final scalars last."""
     now = int(time.time() * 1000)
     points = [
-        Metric(key, value, now, step)
+        {"key": key, "value": value, "timestamp": now, "step": step}
         for key, values in record.series.items()
         for step, value in enumerate(values, start=1)
     ]
-    points += [Metric(key, value, now, 0) for key, value in record.metrics.items()]
+    points += [
+        {"key": k, "value": v, "timestamp": now, "step": 0} for k, v in record.metrics.items()
+    ]
     check_finite(record)
-    params = [Param(k, v) for k, v in record.params.items()]
-    tag_list = [RunTag(k, v) for k, v in tags.items()]
+    params = [{"key": k, "value": v} for k, v in record.params.items()]
+    tag_list = [{"key": k, "value": v} for k, v in tags.items()]
     while params or tag_list or points:
         p, params = params[:MAX_PARAMS_TAGS], params[MAX_PARAMS_TAGS:]
         t, tag_list = tag_list[:MAX_PARAMS_TAGS], tag_list[MAX_PARAMS_TAGS:]
         room = MAX_ENTITIES - len(p) - len(t)
         m, points = points[:room], points[room:]
-        yield m, p, t
+        yield {"metrics": m, "params": p, "tags": t}
