@@ -141,8 +141,15 @@ def completed_trials(storage: str, name: str) -> int:
 
 def interrupt_after(args, workdir, storage, name, n_done, sig):
     """Send `sig` once `n_done` trials are complete and the next batch is running."""
+
+    # A shell's background jobs inherit SIGINT ignored (CI may run us so); a user's Ctrl-C
+    # reaches a sweep with Python's default handler, so the sweep gets that here.
+    def default_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     proc = subprocess.Popen([sys.executable, "-m", "sweep", *args], cwd=workdir,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)  # fmt: skip
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         states = trial_states(storage, name)
