@@ -11,8 +11,9 @@ import time
 
 import pytest
 
+from sweep.runs import RunRecord
 from sweep.sender import Sender, SenderError
-from sweep.tracking import RunRecord, Tracker
+from sweep.tracking import Tracker
 
 from conftest import client_for, runs_of
 

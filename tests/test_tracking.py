@@ -8,7 +8,8 @@ import math
 import pytest
 
 from sweep.config import ConfigError
-from sweep.tracking import RunRecord, Tracker, _batches, check_reachable
+from sweep.runs import RunRecord
+from sweep.tracking import Tracker, check_reachable
 
 from conftest import client_for, runs_of
 
@@ -21,18 +22,6 @@ def record(n_points=2500, n_params=25, **metrics):
         series={"loss": [1.0 / s for s in range(1, n_points + 1)]},
         metrics={"w": 1.5, "b": -2.0, **metrics},
     )
-
-
-def test_batches_respect_mlflows_limits_and_carry_every_point_once():
-    batches = list(_batches(record(2500, 150), {"status": "completed"}))
-    for batch in batches:
-        assert len(batch["metrics"]) + len(batch["params"]) + len(batch["tags"]) <= 1000
-        assert len(batch["params"]) <= 100 and len(batch["tags"]) <= 100
-    points = [m for b in batches for m in b["metrics"] if m["key"] == "loss"]
-    assert [m["step"] for m in points] == list(range(1, 2501))
-    assert [m["value"] for m in points] == [1.0 / s for s in range(1, 2501)]
-    assert sum(len(b["params"]) for b in batches) == 150
-    assert len(batches) == 3
 
 
 @pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])

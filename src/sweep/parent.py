@@ -19,9 +19,10 @@ import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from sweep.records import Trial, config_yaml, params_of
+from sweep.runs import RunRecord, StoredRun
 from sweep.sender import Sender
 from sweep.space import Space
-from sweep.tracking import RunRecord, StoredRun, Tracker
+from sweep.tracking import Tracker
 
 # Settings that may differ between invocations of one sweep: tags, refreshed each time.
 VOLATILE = ("sweep.n_trials", "sweep.batch_size", "sweep.report_every", "sweep.heartbeat_interval",

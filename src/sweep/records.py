@@ -10,7 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 from sweep import plots
 from sweep.config import leaves
 from sweep.results import RunResult
-from sweep.tracking import RunRecord, Tracker
+from sweep.runs import RunRecord
+from sweep.tracking import Tracker
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from sweep import plots
-from sweep.tracking import StoredRun
+from sweep.runs import StoredRun
 
 ALWAYS = ["normalization", "optimizer", "optimizer.lr", "train.epochs"]
 TAIL = ["epochs_trained", "diverged_at_epoch", "w_raw", "b_raw", "run_id"]
