@@ -95,8 +95,8 @@ class Tracker:
         return run.info.run_id
 
     def complete(self, run_id: str, record: RunRecord, status: str = "FINISHED") -> str:
-        """Add `record` to a run created earlier and end it."""
-        check_finite(record)
+        """Add `record` to a run created earlier and end it (a record with a non-finite value
+        is refused by `batches` before any request, and the run is marked FAILED)."""
         self._fill(run_id, record, record.tags)
         self.client.set_terminated(run_id, status)
         return run_id
