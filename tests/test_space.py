@@ -52,8 +52,8 @@ def test_optuna_distributions_follow_the_keys_types():
         "normalization": ["none", "scale"],
     })  # fmt: skip
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
-    trial = study.ask()
-    values = s.suggest(trial)
+    trial = study.ask(s.distributions)
+    values = trial.params
     assert 1e-5 <= values["optimizer.lr"] <= 1.0
     assert isinstance(values["train.epochs"], int) and 100 <= values["train.epochs"] <= 5000
     dists = trial.distributions

@@ -6,10 +6,12 @@ import time
 
 import pytest
 from omegaconf import OmegaConf
+from optuna.distributions import IntDistribution
 from optuna.trial import TrialState
 
 from sweep import study as studies
 from sweep.config import ConfigError
+from sweep.heartbeats import Heartbeat, fail_stale
 from sweep.results import RunResult
 
 
@@ -22,24 +24,24 @@ def settings(tmp_path, **over):
 
 def test_heartbeats_fail_the_trials_of_a_dead_worker(tmp_path):
     study = studies.open_study(settings(tmp_path), 100)
-    beat = studies.Heartbeat(study, 1)
+    beat = Heartbeat(study, 1)
     assert beat.enabled
     trials = [study.ask() for _ in range(3)]
     beat.add(trials)
     beat.stop.set()  # the worker dies: no more heartbeats
     time.sleep(3.5)
     other = studies.open_study(settings(tmp_path), 100)
-    studies.fail_stale(other, 2)
+    fail_stale(other, 2)
     assert [t.state for t in other.trials] == [TrialState.FAIL] * 3
 
 
 def test_live_heartbeats_keep_trials_running(tmp_path):
     study = studies.open_study(settings(tmp_path), 100)
-    beat = studies.Heartbeat(study, 1)
+    beat = Heartbeat(study, 1)
     trials = [study.ask()]
     beat.add(trials)
     time.sleep(3.5)
-    studies.fail_stale(studies.open_study(settings(tmp_path), 100), 2)
+    fail_stale(studies.open_study(settings(tmp_path), 100), 2)
     assert [t.state for t in study.trials] == [TrialState.RUNNING]
     beat.stop.set()
 
@@ -47,10 +49,10 @@ def test_live_heartbeats_keep_trials_running(tmp_path):
 def test_a_worker_killed_before_its_first_heartbeat_is_failed_too(tmp_path):
     study = studies.open_study(settings(tmp_path), 100)
     study.ask()  # asked, then the worker died before recording any heartbeat
-    studies.fail_stale(study, 1)
+    fail_stale(study, 1)
     assert [t.state for t in study.trials] == [TrialState.RUNNING]
     time.sleep(2.5)
-    studies.fail_stale(studies.open_study(settings(tmp_path), 100), 1)
+    fail_stale(studies.open_study(settings(tmp_path), 100), 1)
     assert [t.state for t in study.trials] == [TrialState.FAIL]
 
 
@@ -83,3 +85,15 @@ def test_diverged_trials_get_a_finite_penalty(tmp_path):
 def test_unopenable_storage_is_a_one_line_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"^sweep\.storage: cannot open"):
         studies.open_study(settings(tmp_path, storage=f"sqlite:///{tmp_path}/no/such/dir/o.db"), 1)
+
+
+def test_workers_claim_each_queued_point_once_with_its_values(tmp_path):
+    study = studies.open_study(settings(tmp_path), 100)
+    studies.enqueue(study, [{"x": i} for i in range(3)], {"x": IntDistribution(0, 4)})
+    other = studies.open_study(settings(tmp_path), 100)  # a second worker on the same storage
+    mine, theirs = studies.claim(study, 2), studies.claim(other, 5)
+    assert [t.params for t in mine] == [{"x": 0}, {"x": 1}]
+    assert [t.params for t in theirs] == [{"x": 2}]
+    assert studies.claim(study, 1) == []
+    assert [t.state for t in other.trials] == [TrialState.RUNNING] * 3
+    assert studies.missing_grid_points(other, [{"x": i} for i in range(5)]) == [{"x": 3}, {"x": 4}]

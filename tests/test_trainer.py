@@ -161,3 +161,18 @@ def test_the_whole_lr_grid_batched_is_bitwise_the_runs_alone():
         assert r.losses == alone.losses and (r.w, r.b) == (alone.w, alone.b)
     assert sum(r.status == "diverged" for r in together) == 12
     assert sum(len(r.losses) for r in together) == 104204
+
+
+def test_each_run_is_handed_over_as_soon_as_it_ends():
+    ended = []
+
+    def on_end(i, result):
+        ended.append((i, result.status, len(result.losses)))
+
+    specs = [spec(epochs=5000), spec("none", 1e-2, epochs=1000), spec(epochs=500)]
+    results = train(specs, "gd", DATA, on_end=on_end)
+    # Shortest first; the diverging run leaves at the first check after its loss blows up.
+    assert [e[0] for e in ended] == [1, 2, 0]
+    assert ended[0][1] == "diverged" and ended[0][2] < 100
+    assert ended[1:] == [(2, "completed", 500), (0, "completed", 5000)]
+    assert [(r.status, len(r.losses)) for r in results] == [(s, n) for _, s, n in sorted(ended)]

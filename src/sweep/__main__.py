@@ -6,6 +6,7 @@ traceback instead.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -46,6 +47,10 @@ def main() -> None:
         app()
     except Exception as ex:
         fail(ex)
+    finally:
+        # Python's exit runs full collections over every object still alive: with torch,
+        # MLflow and pandas imported that took over a second after the work was done.
+        gc.freeze()
 
 
 if __name__ == "__main__":

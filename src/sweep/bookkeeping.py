@@ -22,6 +22,8 @@ CHECK_EVERY = 100
 
 # on_report(epoch, {run index: latest loss}) -> indices of runs to prune now.
 Reporter = Callable[[int, dict[int, float]], set[int]]
+# on_end(run index, result), as soon as a run ends, while longer runs still train.
+Ender = Callable[[int, RunResult], None]
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,10 @@ class Book:
         report_every: int,
         on_report: Reporter | None,
         with_val: bool,
+        on_end: Ender | None = None,
     ) -> None:
         self.runs, self.row_of = runs, row_of
-        self.report_every, self.on_report = report_every, on_report
+        self.report_every, self.on_report, self.on_end = report_every, on_report, on_end
         n_rows = max(row_of) + 1
         self.n_epochs = max(r.epochs for r in runs)
         # A diverged row is found (and leaves the graph) within CHECK_EVERY epochs.
@@ -57,7 +60,7 @@ class Book:
         self.active = list(range(n_rows))
         self.done = 0  # epochs already written to the tables
         self.diverged_at: dict[int, int] = {}
-        self.ends: dict[int, tuple[str, int, list[float] | None]] = {}
+        self.ends: dict[int, RunResult] = {}
 
     def record(self, epoch: int, params: torch.Tensor) -> torch.Tensor | None:
         """Book the epochs since the last event; return the rows to keep, or None for all."""
@@ -81,18 +84,17 @@ class Book:
         for i, col in pending.items():
             row = self.row_of[i]
             if row in self.diverged_at and self.diverged_at[row] <= self.runs[i].epochs:
-                at = self.diverged_at[row]
-                self.ends[i] = ("diverged", at - 1, None)
+                self.end(i, "diverged", self.diverged_at[row] - 1)
             elif self.runs[i].epochs == epoch:
                 if all(map(math.isfinite, wb[col])):
-                    self.ends[i] = ("completed", epoch, wb[col])
+                    self.end(i, "completed", epoch, wb[col])
                 else:  # the last update overflowed: the next loss would not be finite
                     self.diverged_at[row] = epoch + 1
-                    self.ends[i] = ("diverged", epoch, None)
+                    self.end(i, "diverged", epoch)
         if self.on_report is not None and self.report_every and epoch % self.report_every == 0:
             latest = {i: float(window[-1, c]) for i, c in pending.items() if i not in self.ends}
             for i in self.on_report(epoch, latest) if latest else ():
-                self.ends[i] = ("pruned", epoch, wb[pending[i]])
+                self.end(i, "pruned", epoch, wb[pending[i]])
         needed = {self.row_of[i] for i in self.pending_runs()}
         keep = [col for col, row in enumerate(self.active) if row in needed]
         if len(keep) == len(self.active):
@@ -103,17 +105,19 @@ class Book:
     def pending_runs(self) -> list[int]:
         return [i for i in range(len(self.runs)) if i not in self.ends]
 
+    def end(self, i: int, status: str, n: int, wb: list[float] | None = None) -> None:
+        """Run `i` ends with its first `n` losses (all booked by now)."""
+        row = self.row_of[i]
+        val = None if self.val_losses is None else self.val_losses[:n, row].tolist()
+        result = RunResult(status, self.losses[:n, row].tolist(), val)
+        if status == "diverged":
+            result.diverged_at_epoch = self.diverged_at[row]
+        else:
+            result.w, result.b = wb
+            result.w_raw, result.b_raw = self.runs[i].normalizer.to_raw(*wb)
+        self.ends[i] = result
+        if self.on_end is not None:
+            self.on_end(i, result)
+
     def results(self) -> list[RunResult]:
-        out = []
-        for i, run in enumerate(self.runs):
-            status, n, wb = self.ends[i]
-            row = self.row_of[i]
-            val = None if self.val_losses is None else self.val_losses[:n, row].tolist()
-            result = RunResult(status, self.losses[:n, row].tolist(), val)
-            if status == "diverged":
-                result.diverged_at_epoch = self.diverged_at[row]
-            else:
-                result.w, result.b = wb
-                result.w_raw, result.b_raw = run.normalizer.to_raw(*wb)
-            out.append(result)
-        return out
+        return [self.ends[i] for i in range(len(self.runs))]

@@ -10,14 +10,17 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from sweep.bookkeeping import Reporter, RunSpec
 from sweep.config import validate
 from sweep.records import Trial
 from sweep.results import RunResult
+
+if TYPE_CHECKING:  # torch: imported when training starts, not before
+    from sweep.bookkeeping import Ender, Reporter, RunSpec
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +44,16 @@ def run(cfg: DictConfig) -> None:
     validate(cfg)
     choices = choices_of(HydraConfig.get().runtime.choices)
     if cfg.sweep.space:
-        from sweep.sweeper import run_sweep
+        from sweep.sender import Sender
 
-        run_sweep(cfg, choices)
+        # The sender process imports MLflow while this one imports torch and Optuna.
+        sender = Sender(cfg.tracking.uri, cfg.tracking.experiment)
+        try:
+            from sweep.sweeper import run_sweep
+
+            run_sweep(cfg, choices, sender)
+        finally:
+            sender.close()
     else:
         run_single(cfg, choices)
 
@@ -112,6 +122,7 @@ def load_data(trials: Sequence[Trial]) -> dict:
 
 def run_spec(trial: Trial, train_t_u) -> RunSpec:
     from sweep import normalize
+    from sweep.bookkeeping import RunSpec
 
     c = trial.config
     normalizer = normalize.fit(trial.choices["normalization"], train_t_u, **c["normalization"])
@@ -124,8 +135,10 @@ def train_trials(
     datasets: dict,
     report_every: int = 0,
     on_report: Reporter | None = None,
+    on_end: Ender | None = None,
 ) -> list[RunResult]:
-    """Train trials in as few graphs as possible: one per data set and optimizer."""
+    """Train trials in as few graphs as possible: one per data set and optimizer; `on_end`
+    gets each trial's result (by trial index) as soon as the trial ends."""
     from sweep.trainer import train
 
     groups: dict[tuple[str, str], list[int]] = {}
@@ -140,7 +153,11 @@ def train_trials(
             pruned = on_report(epoch, {members[j]: v for j, v in losses.items()})
             return {members.index(i) for i in pruned}
 
-        batch = train(specs, optimizer, split, report_every, report if on_report else None)
+        def end(j: int, result: RunResult, members=members) -> None:
+            on_end(members[j], result)
+
+        batch = train(specs, optimizer, split, report_every, report if on_report else None,
+                      end if on_end else None)  # fmt: skip
         for i, result in zip(members, batch, strict=True):
             results[i] = result
     return results

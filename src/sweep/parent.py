@@ -7,6 +7,7 @@ and the best trial's loss, params (as tags: params cannot change) and run id.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -75,6 +76,7 @@ class Parent:
             importlib.import_module(module)
         with contextlib.suppress(Exception):  # if it fails, it fails again, loudly, when used
             self._tracker = Tracker(self.uri, self.experiment)
+        gc.freeze()  # modules live until exit; collections need not scan them
 
     @property
     def tracker(self) -> Tracker:

@@ -54,15 +54,16 @@ def config_yaml(config: dict[str, Any], choices: dict[str, str]) -> str:
 
 
 def head_record(trial: Trial, tags: dict[str, str] | None = None) -> RunRecord:
-    """What a run holds before it has trained: its params, its tags and its config."""
-    record = RunRecord(name=trial.name, params=params_of(trial), tags=dict(tags or {}))
+    """What a run holds before it has trained: its tags and its config (both go with the
+    run's creation; the params travel with the first points, one request fewer per run)."""
+    record = RunRecord(name=trial.name, tags=dict(tags or {}))
     record.artifacts["config.yaml"] = config_yaml(trial.config, trial.choices).encode()
     return record
 
 
 def tail_record(trial: Trial, result: RunResult) -> RunRecord:
-    """What a trained run adds: its status, loss curves, final values and the curve's plot."""
-    record = RunRecord(name=trial.name, tags={"status": result.status})
+    """What a trained run adds: its params, status, loss curves, final values and plot."""
+    record = RunRecord(name=trial.name, params=params_of(trial), tags={"status": result.status})
     record.series["loss"] = result.losses
     curves = {"loss": result.losses}
     if result.val_losses is not None:

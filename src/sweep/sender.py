@@ -64,7 +64,7 @@ class Sender:
         self.requests = Connection(requests_out, readable=False)
         self.replies = Connection(replies_in, writable=False)
         self.pending: dict[int, Pending] = {}
-        self.lock = threading.Lock()
+        self.lock, self.closing = threading.Lock(), False
         self.tokens = itertools.count()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -84,10 +84,11 @@ class Sender:
         return future
 
     def close(self) -> None:
-        """Wait until every call has finished, then let the sender process exit."""
+        """Wait until every call has finished, then let the sender process exit (once)."""
         with self.lock:
-            if self.process.poll() is None:
+            if not self.closing and self.process.poll() is None:
                 self.requests.send(("close",))
+            self.closing = True
         self.reader.join()
         self.process.wait()
 

@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 
 from sweep.config import GROUPS, ConfigError, check_value, leaves
 
@@ -40,17 +46,17 @@ class Axis:
                 f"sweep.space.{self.key}", "a grid needs a list of values or a range with step"
             )
         count = math.floor((self.high - self.low) / self.step + 1e-9) + 1
-        values = [self.low + i * self.step for i in range(count)]
+        values = [min(self.low + i * self.step, self.high) for i in range(count)]
         return [int(v) for v in values] if self.is_int else values
 
-    def suggest(self, trial: Any) -> Any:
+    def distribution(self) -> BaseDistribution:
+        """What Optuna samples this axis from (and records with each trial's value)."""
         if self.choices is not None:
-            return trial.suggest_categorical(self.key, list(self.choices))
+            return CategoricalDistribution(list(self.choices))
         if self.is_int:
-            return trial.suggest_int(
-                self.key, int(self.low), int(self.high), step=int(self.step or 1), log=self.log
-            )
-        return trial.suggest_float(self.key, self.low, self.high, step=self.step, log=self.log)
+            return IntDistribution(int(self.low), int(self.high), log=self.log,
+                                   step=int(self.step or 1))  # fmt: skip
+        return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,9 @@ class Space:
         return [dict(zip(names, combo, strict=True)) for combo in itertools.product(
             *(a.values() for a in self.axes))]  # fmt: skip
 
-    def suggest(self, trial: Any) -> dict[str, Any]:
-        return {a.key: a.suggest(trial) for a in self.axes}
+    @property
+    def distributions(self) -> dict[str, BaseDistribution]:
+        return {a.key: a.distribution() for a in self.axes}
 
     @property
     def keys(self) -> list[str]:

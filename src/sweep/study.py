@@ -10,14 +10,12 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import threading
 import warnings
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import optuna
-from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
+from optuna.distributions import BaseDistribution
 from optuna.trial import TrialState
 
 from sweep.config import ConfigError
@@ -26,11 +24,8 @@ from sweep.results import RunResult
 SAMPLERS = ("tpe", "random", "cmaes", "gp", "grid")
 PRUNERS = ("none", "median", "hyperband")
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
-BEATING = "sweep.heartbeat"  # set once a trial's heartbeat is recorded
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-# Heartbeats are "experimental" since Optuna 2.9; we rely on them knowingly.
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
 
 
@@ -109,23 +104,6 @@ def _write_ahead(engine: Any) -> None:
     engine.dispose()  # connections opened before the listener are replaced
 
 
-def fail_stale(study: optuna.Study, grace_period: float) -> None:
-    """Trials whose worker stopped sending heartbeats become FAIL (and are retried).
-
-    Optuna only looks at trials that have a heartbeat; a worker killed between asking a
-    trial and its first heartbeat leaves one without, which would stay RUNNING forever.
-    Those are failed once they are older than twice the grace period.
-    """
-    optuna.storages.fail_stale_trials(study)
-    if not is_heartbeat_enabled(study._storage):
-        return
-    cutoff = datetime.now() - timedelta(seconds=2 * grace_period)
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if BEATING not in trial.system_attrs and trial.datetime_start < cutoff:
-            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-                study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-
-
 def params_key(trial: optuna.trial.FrozenTrial | dict[str, Any]) -> str:
     """A trial's values (or, while it waits in the queue, its fixed values) as one string."""
     if isinstance(trial, optuna.trial.FrozenTrial):
@@ -138,6 +116,32 @@ def missing_grid_points(study: optuna.Study, grid: list[dict[str, Any]]) -> list
     states = (*DONE, TrialState.RUNNING, TrialState.WAITING)
     taken = {params_key(t) for t in study.get_trials(deepcopy=False, states=states)}
     return [p for p in grid if params_key(p) not in taken]
+
+
+def enqueue(
+    study: optuna.Study, points: list[dict[str, Any]], distributions: Mapping[str, BaseDistribution]
+) -> None:
+    """Queue grid points as WAITING trials that already hold their params, so that claiming
+    one writes nothing but its state (`enqueue_trial` leaves each param to a later write)."""
+    for point in points:
+        study.add_trial(optuna.trial.create_trial(
+            state=TrialState.WAITING, params=point, distributions=dict(distributions)))  # fmt: skip
+
+
+def claim(study: optuna.Study, n: int) -> list[optuna.Trial]:
+    """Up to `n` queued trials, now RUNNING for this worker: what `study.ask` does for one
+    trial, with one read of the queue per batch instead of one per trial. Each claim is atomic;
+    a trial another worker took first is skipped."""
+    storage, claimed = study._storage, []
+    for waiting in storage.get_all_trials(
+        study._study_id, deepcopy=False, states=(TrialState.WAITING,)
+    ):
+        if len(claimed) == n:
+            break
+        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+            if storage.set_trial_state_values(waiting._trial_id, TrialState.RUNNING):
+                claimed.append(optuna.Trial(study, waiting._trial_id))
+    return claimed
 
 
 def count(study: optuna.Study, states: Iterable[TrialState], grid: list | None = None) -> int:
@@ -159,41 +163,3 @@ def tell(study: optuna.Study, trial: optuna.Trial, result: RunResult, run_id: st
         study.tell(trial, max(result.losses, default=math.ldexp(1, 1000)))
     else:
         study.tell(trial, result.losses[-1])
-
-
-class Heartbeat:
-    """Records heartbeats for this worker's running trials, so a killed worker's trials fail."""
-
-    def __init__(self, study: optuna.Study, interval: float) -> None:
-        self.storage, self.interval = study._storage, interval
-        self.trial_ids: set[int] = set()
-        self.lock, self.stop = threading.Lock(), threading.Event()
-        self.enabled = isinstance(self.storage, BaseHeartbeat) and is_heartbeat_enabled(
-            self.storage
-        )
-        if self.enabled:
-            threading.Thread(target=self._beat, daemon=True).start()
-
-    def add(self, trials: list[optuna.Trial]) -> None:
-        with self.lock:
-            self.trial_ids.update(t._trial_id for t in trials)
-        self._record()
-        if self.enabled:
-            for trial in trials:
-                self.storage.set_trial_system_attr(trial._trial_id, BEATING, True)
-
-    def remove(self, trials: list[optuna.Trial]) -> None:
-        with self.lock:
-            self.trial_ids.difference_update(t._trial_id for t in trials)
-
-    def _record(self) -> None:
-        if not self.enabled:
-            return
-        with self.lock:
-            ids = list(self.trial_ids)
-        for trial_id in ids:
-            self.storage.record_heartbeat(trial_id)
-
-    def _beat(self) -> None:
-        while not self.stop.wait(self.interval):
-            self._record()

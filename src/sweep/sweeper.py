@@ -8,6 +8,7 @@ sweep next fails it, deletes its half-logged child run, and runs the point again
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from typing import Any
@@ -20,9 +21,11 @@ from optuna.trial import TrialState
 from sweep import study as studies
 from sweep.config import GROUPS, ConfigError
 from sweep.engine import load_data, run_name, train_trials
+from sweep.heartbeats import Heartbeat, fail_stale
 from sweep.parent import Parent
 from sweep.progress import Progress
 from sweep.records import Trial, begin_run, end_run
+from sweep.results import RunResult
 from sweep.sender import Sender
 from sweep.space import Space, parse
 from sweep.tracking import check_reachable
@@ -31,19 +34,20 @@ from sweep.trials import Composer
 log = logging.getLogger(__name__)
 
 
-def run_sweep(cfg: DictConfig, choices: dict[str, str]) -> None:
+def run_sweep(cfg: DictConfig, choices: dict[str, str], sender: Sender) -> None:
     loader = GlobalHydra.instance().config_loader()
     space = parse(cfg.sweep.space, cfg, lambda g: sorted(loader.get_group_options(g)))
     studies.check_settings(cfg.sweep)
     composer = Composer(list(HydraConfig.get().overrides.task))
     grid = space.grid() if cfg.sweep.sampler == "grid" else None
     total = _budget(cfg, grid)
-    sender = Sender(cfg.tracking.uri, cfg.tracking.experiment)  # starts MLflow's side now
     max_epochs = _preflight(space, composer, cfg)
     check_reachable(cfg.tracking.uri)
     study = studies.open_study(cfg.sweep, max_epochs)
     points = None if grid is None else grid[:total]
     sweep = Sweep(cfg, choices, space, composer, study, points, sender)
+    # What is imported and built by now lives until exit: spare every collection a pass over it.
+    gc.freeze()
     try:
         sweep.run(total)
     except KeyboardInterrupt:
@@ -83,7 +87,7 @@ class Sweep:
     def __init__(self, cfg, choices, space, composer, study, grid, sender: Sender) -> None:
         self.cfg, self.space, self.composer = cfg, space, composer
         self.study, self.grid, self.sender = study, grid, sender
-        self.heartbeat = studies.Heartbeat(study, cfg.sweep.heartbeat_interval)
+        self.heartbeat = Heartbeat(study, cfg.sweep.heartbeat_interval)
         # The parent run opens in the sender process while this one asks and trains.
         self.parent = Parent(sender, study, cfg, choices, space)
         self.in_flight: list[list] = []  # [optuna trial, result, logging future]
@@ -106,8 +110,8 @@ class Sweep:
                 # their grid points are queued again.
                 self.recover()
                 if self.grid is not None:
-                    for point in studies.missing_grid_points(self.study, self.grid):
-                        self.study.enqueue_trial(point)
+                    missing = studies.missing_grid_points(self.study, self.grid)
+                    studies.enqueue(self.study, missing, self.space.distributions)
                 done, running = self.count(*studies.DONE), self.count(TrialState.RUNNING)
                 room = total - done - running
                 if self.grid is not None:
@@ -124,10 +128,14 @@ class Sweep:
     def batch(self, size: int) -> int:
         """Ask `size` trials, train them as one graph, log them, tell them."""
         self.in_flight, trials, runs = [], [], []
-        for _ in range(size):
-            optuna_trial = self.study.ask()
+        # Queued grid trials already hold their values; a sampler chooses them as it is asked.
+        if self.grid is not None:
+            asking = iter(studies.claim(self.study, size))
+        else:
+            asking = (self.study.ask(self.space.distributions) for _ in range(size))
+        for optuna_trial in asking:
             self.in_flight.append([optuna_trial, None, None])
-            config, choices = self.composer.compose(self.space.suggest(optuna_trial))
+            config, choices = self.composer.compose(optuna_trial.params)
             name = run_name(config, choices, optuna_trial.number)
             trials.append(Trial(name, config, choices, optuna_trial.number))
             # Its child run is created (params, tags, config) while the rest are asked and trained.
@@ -137,10 +145,13 @@ class Sweep:
         self.heartbeat.add(asked)
         on_report = None if self.cfg.sweep.pruner.kind == "none" else _reporter(asked)
         started = time.perf_counter()
-        results = train_trials(trials, load_data(trials), self.cfg.sweep.report_every, on_report)
+
+        def ended(i: int, result: RunResult) -> None:  # shipped while longer trials train
+            self.in_flight[i][1:] = [result, self.sender.call(end_run, runs[i], trials[i], result)]
+
+        data = load_data(trials)
+        train_trials(trials, data, self.cfg.sweep.report_every, on_report, ended)
         self.train_seconds += time.perf_counter() - started
-        for slot, trial, result, run in zip(self.in_flight, trials, results, runs, strict=True):
-            slot[1:] = [result, self.sender.call(end_run, run, trial, result)]
         self.parent.prepare()
         while self.in_flight:
             optuna_trial, result, future = self.in_flight[0]
@@ -151,11 +162,11 @@ class Sweep:
             self.in_flight.pop(0)
             self.trained += 1
         self.heartbeat.remove(asked)
-        return size
+        return len(asked)
 
     def recover(self) -> None:
         """Fail trials of dead workers and delete the child runs of failed trials."""
-        studies.fail_stale(self.study, self.cfg.sweep.grace_period)
+        fail_stale(self.study, self.cfg.sweep.grace_period)
         states = (TrialState.FAIL,)
         failed = {t.number for t in self.study.get_trials(deepcopy=False, states=states)}
         if failed - self.cleaned:

@@ -89,9 +89,9 @@ class Tracker:
         if parent_id is not None:
             tags["mlflow.parentRunId"] = parent_id
         check_finite(record)  # before the run exists: a refused record leaves nothing behind
-        run = self.client.create_run(self.experiment_id, run_name=record.name)
+        run = self.client.create_run(self.experiment_id, run_name=record.name, tags=tags)
         self.artifact_uris[run.info.run_id] = run.info.artifact_uri
-        self._fill(run.info.run_id, record, tags)
+        self._fill(run.info.run_id, record, {})  # its tags came with it
         return run.info.run_id
 
     def complete(self, run_id: str, record: RunRecord, status: str = "FINISHED") -> str:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 
 from sweep import optimizers
-from sweep.bookkeeping import Book, Reporter, RunSpec
+from sweep.bookkeeping import Book, Ender, Reporter, RunSpec
 from sweep.data import Split
 from sweep.lecture import model
 from sweep.results import RunResult
@@ -58,8 +58,10 @@ def train(
     data: Split,
     report_every: int = 0,
     on_report: Reporter | None = None,
+    on_end: Ender | None = None,
 ) -> list[RunResult]:
-    """Train `runs` (all with optimizer `optimizer`) on `data` as one graph."""
+    """Train `runs` (all with optimizer `optimizer`) on `data` as one graph; `on_end` gets each
+    run's result as soon as it ends."""
     keys = list(dict.fromkeys((r.normalizer, r.hparams, r.init_params) for r in runs))
     row_of = [keys.index((r.normalizer, r.hparams, r.init_params)) for r in runs]
     first = [runs[row_of.index(k)] for k in range(len(keys))]
@@ -70,6 +72,6 @@ def train(
     params = torch.tensor([r.init_params for r in first]).T.unsqueeze(-1).contiguous()
     params.requires_grad_(True)
     step = optimizers.make(optimizer, [dict(r.hparams) for r in first])
-    book = Book(runs, row_of, report_every, on_report, with_val=val is not None)
+    book = Book(runs, row_of, report_every, on_report, val is not None, on_end)
     training_loop(book.n_epochs, step, params, t_u, data.train.t_c, book, val)
     return book.results()
