@@ -30,6 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from serve_mlflow import start
+from sweep import tracking  # noqa: F401 - the peers get the MLflow settings the sweep runs with
 from sweep.data import load, split
 from sweep.lecture import training_loop
 from sweep.normalize import fit
