@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sweep.config import ConfigError
-from sweep.data import T_C, T_U, load, split
+from sweep.data import T_C, T_U, check, load, split
 
 
 class Csv:
@@ -50,10 +50,11 @@ def test_csv_of_the_same_readings_gives_the_same_bits(tmp_path):
         ("", "t_u", "data.path", "not a readable CSV"),
     ],
 )
-def test_bad_csv_names_the_key_and_the_problem(tmp_path, text, x, key, needle):
+@pytest.mark.parametrize("read", [load, lambda kind, cfg: check(kind, cfg, 0.0)])
+def test_bad_csv_names_the_key_and_the_problem(tmp_path, text, x, key, needle, read):
     path = write_csv(tmp_path, text)
     with pytest.raises(ConfigError) as info:
-        load("csv", Csv(path, x=x))
+        read("csv", Csv(path, x=x))
     assert info.value.key == key
     assert needle in str(info.value)
     assert str(path) in str(info.value)
@@ -77,3 +78,6 @@ def test_split_is_seeded_and_disjoint():
 def test_split_too_small_is_an_error():
     with pytest.raises(ConfigError, match=r"train\.val_fraction"):
         split(load("thermometer", None), 0.05, 0)
+    with pytest.raises(ConfigError, match=r"train\.val_fraction: 0.05 of 11 readings leaves 0"):
+        check("thermometer", None, 0.05)
+    check("thermometer", None, 0.2)  # 2 held out, 9 to train on

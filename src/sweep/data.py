@@ -1,14 +1,19 @@
-"""Readings in, float32 tensors out: the lecture's thermometer or a CSV file."""
+"""Readings in, float32 tensors out: the lecture's thermometer or a CSV file.
+
+`check` reads and checks them without torch, so a sweep can refuse bad data for every data
+option before it starts, and import torch only when it trains.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from sweep.config import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 # The lecture's readings: t_c in Celsius, t_u in the unknown thermometer's units.
 T_C = [0.5, 14.0, 15.0, 28.0, 11.0, 8.0, 3.0, -4.0, 6.0, 13.0, 21.0]
@@ -31,14 +36,27 @@ class Split:
 
 def load(kind: str, cfg: Any) -> Readings:
     """The readings of the `data` option `kind` (`thermometer` or `csv`)."""
+    import torch
+
+    t_u, t_c = columns(kind, cfg)
+    return Readings(torch.tensor(t_u, dtype=torch.float32), torch.tensor(t_c, dtype=torch.float32))
+
+
+def check(kind: str, cfg: Any, val_fraction: float) -> None:
+    """Raise the ConfigError that loading and splitting these readings would raise."""
+    n_val(len(columns(kind, cfg)[0]), val_fraction)
+
+
+def columns(kind: str, cfg: Any) -> tuple[list[float], list[float]]:
+    """t_u and t_c as floats, checked."""
     if kind == "thermometer":
-        return Readings(torch.tensor(T_U), torch.tensor(T_C))
+        return T_U, T_C
     if kind == "csv":
         return _read_csv(Path(cfg.path), cfg.x, cfg.y)
     raise ConfigError("data", f"unknown option '{kind}'; allowed: csv, thermometer")
 
 
-def _read_csv(path: Path, x: str, y: str) -> Readings:
+def _read_csv(path: Path, x: str, y: str) -> tuple[list[float], list[float]]:
     import pandas as pd
 
     if not path.is_file():
@@ -47,7 +65,7 @@ def _read_csv(path: Path, x: str, y: str) -> Readings:
         frame = pd.read_csv(path)  # pandas parses "35.7" to the same double Python does
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as ex:
         raise ConfigError("data.path", f"'{path}' is not a readable CSV file ({ex})") from None
-    columns = []
+    values = []
     for key, name in (("data.x", x), ("data.y", y)):
         if name not in frame.columns:
             raise ConfigError(key, f"'{path}' has no column '{name}'; it has {list(frame.columns)}")
@@ -59,32 +77,42 @@ def _read_csv(path: Path, x: str, y: str) -> Readings:
         if column.isna().any() or not column.map(_finite).all():
             row = int((~column.map(_finite)).idxmax()) + 2
             raise ConfigError(key, f"'{path}' column '{name}' holds NaN or inf (line {row})")
-        columns.append(torch.tensor(column.to_numpy(dtype="float64"), dtype=torch.float32))
+        values.append(column.to_numpy(dtype="float64").tolist())
     if len(frame) < 2:
         raise ConfigError("data.path", f"'{path}' has {len(frame)} rows; at least 2 are needed")
-    return Readings(columns[0], columns[1])
+    return values[0], values[1]
 
 
 def _finite(value: float) -> bool:
     return value == value and abs(value) != float("inf")
 
 
-def split(readings: Readings, val_fraction: float, seed: int) -> Split:
-    """Hold out a seeded random `val_fraction` of the readings, as the book's next section does."""
+def n_val(n_samples: int, val_fraction: float) -> int:
+    """How many of `n_samples` readings `train.val_fraction` holds out (0 for none)."""
     if val_fraction == 0:
-        return Split(readings, None)
-    n_samples = readings.t_u.shape[0]
-    n_val = int(val_fraction * n_samples)
-    if n_val < 1 or n_samples - n_val < 2:
+        return 0
+    held_out = int(val_fraction * n_samples)
+    if held_out < 1 or n_samples - held_out < 2:
         raise ConfigError(
             "train.val_fraction",
-            f"{val_fraction} of {n_samples} readings leaves {n_val} for validation and "
-            f"{n_samples - n_val} for training; need at least 1 and 2",
+            f"{val_fraction} of {n_samples} readings leaves {held_out} for validation and "
+            f"{n_samples - held_out} for training; need at least 1 and 2",
         )
+    return held_out
+
+
+def split(readings: Readings, val_fraction: float, seed: int) -> Split:
+    """Hold out a seeded random `val_fraction` of the readings, as the book's next section does."""
+    import torch
+
+    n_samples = readings.t_u.shape[0]
+    held_out = n_val(n_samples, val_fraction)
+    if held_out == 0:
+        return Split(readings, None)
     generator = torch.Generator().manual_seed(seed)
     shuffled_indices = torch.randperm(n_samples, generator=generator)
-    train_indices = shuffled_indices[:-n_val]
-    val_indices = shuffled_indices[-n_val:]
+    train_indices = shuffled_indices[:-held_out]
+    val_indices = shuffled_indices[-held_out:]
     return Split(
         Readings(readings.t_u[train_indices], readings.t_c[train_indices]),
         Readings(readings.t_u[val_indices], readings.t_c[val_indices]),

@@ -106,17 +106,31 @@ def _data_key(trial: Trial) -> str:
     )
 
 
+def _distinct_data(trials: Sequence[Trial]) -> dict[str, Trial]:
+    found: dict[str, Trial] = {}
+    for trial in trials:
+        found.setdefault(_data_key(trial), trial)
+    return found
+
+
+def check_data(trials: Sequence[Trial]) -> None:
+    """Raise the ConfigError that `load_data` would raise, without importing torch."""
+    from sweep import data
+
+    for trial in _distinct_data(trials).values():
+        c = trial.config
+        data.check(trial.choices["data"], OmegaConf.create(c["data"]), c["train"]["val_fraction"])
+
+
 def load_data(trials: Sequence[Trial]) -> dict:
     """Each distinct data set the trials use, loaded and split once."""
     from sweep import data
 
     datasets = {}
-    for trial in trials:
-        key = _data_key(trial)
-        if key not in datasets:
-            c = trial.config
-            readings = data.load(trial.choices["data"], OmegaConf.create(c["data"]))
-            datasets[key] = data.split(readings, c["train"]["val_fraction"], c["train"]["seed"])
+    for key, trial in _distinct_data(trials).items():
+        c = trial.config
+        readings = data.load(trial.choices["data"], OmegaConf.create(c["data"]))
+        datasets[key] = data.split(readings, c["train"]["val_fraction"], c["train"]["seed"])
     return datasets
 
 

@@ -72,7 +72,7 @@ class Parent:
     def _prepare(self) -> None:
         with contextlib.suppress(OSError, AttributeError):  # Linux: a thread is a task
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        for module in ("pandas", "matplotlib.figure"):
+        for module in ("pandas", "PIL.ImageDraw"):
             importlib.import_module(module)
         with contextlib.suppress(Exception):  # if it fails, it fails again, loudly, when used
             self._tracker = Tracker(self.uri, self.experiment)

@@ -157,6 +157,8 @@ def serve(requests: Connection, replies: Connection, uri: str, experiment: str) 
             _, token, func, args = message
             results[token] = pool.submit(run, token, func, args)
     replies.send(("closed",))
+    sys.stderr.flush()
+    os._exit(0)  # all is sent; skip the interpreter's teardown, which the sweep would wait for
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from optuna.trial import TrialState
 
 from sweep import study as studies
 from sweep.config import GROUPS, ConfigError
-from sweep.engine import load_data, run_name, train_trials
+from sweep.engine import check_data, load_data, run_name, train_trials
 from sweep.heartbeats import Heartbeat, fail_stale
 from sweep.parent import Parent
 from sweep.progress import Progress
@@ -76,7 +76,7 @@ def _preflight(space: Space, composer: Composer, cfg: DictConfig) -> int:
     combos: list[dict[str, Any]] = [{}]
     for axis in (a for a in space.axes if a.key in GROUPS):
         combos = [{**c, axis.key: v} for c in combos for v in axis.choices]
-    load_data([Trial("preflight", *composer.compose(combo)) for combo in combos])
+    check_data([Trial("preflight", *composer.compose(combo)) for combo in combos])
     epochs = next((a for a in space.axes if a.key == "train.epochs"), None)
     if epochs is None:
         return int(cfg.train.epochs)
