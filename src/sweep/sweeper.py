@@ -11,45 +11,34 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from typing import Any
 
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from optuna.trial import TrialState
 
 from sweep import study as studies
-from sweep.config import GROUPS, ConfigError
-from sweep.engine import check_data, load_data, run_name, train_trials
+from sweep.engine import load_data, run_name, train_trials
 from sweep.heartbeats import Heartbeat, fail_stale
 from sweep.parent import Parent
+from sweep.plan import plan_sweep
 from sweep.progress import Progress
 from sweep.records import Trial, begin_run, end_run
 from sweep.results import RunResult
 from sweep.sender import Sender
-from sweep.space import Space, parse
 from sweep.tracking import check_reachable
-from sweep.trials import Composer
 
 log = logging.getLogger(__name__)
 
 
 def run_sweep(cfg: DictConfig, choices: dict[str, str], sender: Sender) -> None:
-    loader = GlobalHydra.instance().config_loader()
-    space = parse(cfg.sweep.space, cfg, lambda g: sorted(loader.get_group_options(g)))
-    studies.check_settings(cfg.sweep)
-    composer = Composer(list(HydraConfig.get().overrides.task))
-    grid = space.grid() if cfg.sweep.sampler == "grid" else None
-    total = _budget(cfg, grid)
-    max_epochs = _preflight(space, composer, cfg)
+    plan = plan_sweep(cfg)
     check_reachable(cfg.tracking.uri)
-    study = studies.open_study(cfg.sweep, max_epochs)
-    points = None if grid is None else grid[:total]
-    sweep = Sweep(cfg, choices, space, composer, study, points, sender)
+    study = studies.open_study(cfg.sweep, plan.max_epochs)
+    sweep = Sweep(cfg, choices, plan.space, plan.composer, study, plan.grid, sender)
     # What is imported and built by now lives until exit: spare every collection a pass over it.
     gc.freeze()
     try:
-        sweep.run(total)
+        sweep.run(plan.total)
     except KeyboardInterrupt:
         sweep.interrupted()
         raise SystemExit(130) from None
@@ -59,28 +48,6 @@ def run_sweep(cfg: DictConfig, choices: dict[str, str], sender: Sender) -> None:
     finally:
         sweep.heartbeat.stop.set()
     sweep.finish(HydraConfig.get().runtime.output_dir)
-
-
-def _budget(cfg: DictConfig, grid: list | None) -> int:
-    n_trials = cfg.sweep.n_trials
-    if grid is not None:
-        return min(n_trials or len(grid), len(grid))
-    if n_trials is None:
-        raise ConfigError("sweep.n_trials", f"required for sampler '{cfg.sweep.sampler}'")
-    return n_trials
-
-
-def _preflight(space: Space, composer: Composer, cfg: DictConfig) -> int:
-    """Compose each combination of group options and load its data, so bad input fails
-    before anything is created; returns the most epochs any trial can ask for."""
-    combos: list[dict[str, Any]] = [{}]
-    for axis in (a for a in space.axes if a.key in GROUPS):
-        combos = [{**c, axis.key: v} for c in combos for v in axis.choices]
-    check_data([Trial("preflight", *composer.compose(combo)) for combo in combos])
-    epochs = next((a for a in space.axes if a.key == "train.epochs"), None)
-    if epochs is None:
-        return int(cfg.train.epochs)
-    return int(max(epochs.choices) if epochs.choices is not None else epochs.high)
 
 
 class Sweep:
@@ -144,12 +111,12 @@ class Sweep:
         asked = [slot[0] for slot in self.in_flight]
         self.heartbeat.add(asked)
         on_report = None if self.cfg.sweep.pruner.kind == "none" else _reporter(asked)
-        started = time.perf_counter()
 
         def ended(i: int, result: RunResult) -> None:  # shipped while longer trials train
             self.in_flight[i][1:] = [result, self.sender.call(end_run, runs[i], trials[i], result)]
 
-        data = load_data(trials)
+        data = load_data(trials)  # the first batch imports torch here
+        started = time.perf_counter()
         train_trials(trials, data, self.cfg.sweep.report_every, on_report, ended)
         self.train_seconds += time.perf_counter() - started
         self.parent.prepare()
