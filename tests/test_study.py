@@ -1,8 +1,6 @@
-"""The Optuna side: heartbeats make a dead worker's trials fail; grid points are tracked."""
+"""The Optuna side: grid points queued, claimed once and tracked; diverged trials told."""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 from omegaconf import OmegaConf
@@ -11,7 +9,6 @@ from optuna.trial import TrialState
 
 from sweep import study as studies
 from sweep.config import ConfigError
-from sweep.heartbeats import Heartbeat, fail_stale
 from sweep.results import RunResult
 
 
@@ -20,40 +17,6 @@ def settings(tmp_path, **over):
             "seed": 0, "heartbeat_interval": 1, "grace_period": 2,
             "pruner": {"kind": "none"}}  # fmt: skip
     return OmegaConf.create({**base, **over})
-
-
-def test_heartbeats_fail_the_trials_of_a_dead_worker(tmp_path):
-    study = studies.open_study(settings(tmp_path), 100)
-    beat = Heartbeat(study, 1)
-    assert beat.enabled
-    trials = [study.ask() for _ in range(3)]
-    beat.add(trials)
-    beat.stop.set()  # the worker dies: no more heartbeats
-    time.sleep(3.5)
-    other = studies.open_study(settings(tmp_path), 100)
-    fail_stale(other, 2)
-    assert [t.state for t in other.trials] == [TrialState.FAIL] * 3
-
-
-def test_live_heartbeats_keep_trials_running(tmp_path):
-    study = studies.open_study(settings(tmp_path), 100)
-    beat = Heartbeat(study, 1)
-    trials = [study.ask()]
-    beat.add(trials)
-    time.sleep(3.5)
-    fail_stale(studies.open_study(settings(tmp_path), 100), 2)
-    assert [t.state for t in study.trials] == [TrialState.RUNNING]
-    beat.stop.set()
-
-
-def test_a_worker_killed_before_its_first_heartbeat_is_failed_too(tmp_path):
-    study = studies.open_study(settings(tmp_path), 100)
-    study.ask()  # asked, then the worker died before recording any heartbeat
-    fail_stale(study, 1)
-    assert [t.state for t in study.trials] == [TrialState.RUNNING]
-    time.sleep(2.5)
-    fail_stale(studies.open_study(settings(tmp_path), 100), 1)
-    assert [t.state for t in study.trials] == [TrialState.FAIL]
 
 
 def test_missing_grid_points_skip_done_running_and_queued(tmp_path):
