@@ -54,9 +54,17 @@ def test_workers_claim_each_queued_point_once_with_its_values(tmp_path):
     study = studies.open_study(settings(tmp_path), 100)
     studies.enqueue(study, [{"x": i} for i in range(3)], {"x": IntDistribution(0, 4)})
     other = studies.open_study(settings(tmp_path), 100)  # a second worker on the same storage
-    mine, theirs = studies.claim(study, 2), studies.claim(other, 5)
+    dist = {"x": IntDistribution(0, 4)}
+    mine, theirs = studies.claim(study, 2, dist), studies.claim(other, 5, dist)
     assert [t.params for t in mine] == [{"x": 0}, {"x": 1}]
     assert [t.params for t in theirs] == [{"x": 2}]
-    assert studies.claim(study, 1) == []
+    assert studies.claim(study, 1, dist) == []
     assert [t.state for t in other.trials] == [TrialState.RUNNING] * 3
     assert studies.missing_grid_points(other, [{"x": i} for i in range(5)]) == [{"x": 3}, {"x": 4}]
+
+
+def test_points_queued_by_enqueue_trial_get_their_values_when_claimed(tmp_path):
+    study = studies.open_study(settings(tmp_path), 100)
+    study.enqueue_trial({"x": 3})  # how earlier versions queued a grid: values not yet written
+    [trial] = studies.claim(study, 1, {"x": IntDistribution(0, 4)})
+    assert trial.params == {"x": 3} and study.trials[0].params == {"x": 3}

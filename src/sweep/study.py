@@ -128,7 +128,9 @@ def enqueue(
             state=TrialState.WAITING, params=point, distributions=dict(distributions)))  # fmt: skip
 
 
-def claim(study: optuna.Study, n: int) -> list[optuna.Trial]:
+def claim(
+    study: optuna.Study, n: int, distributions: Mapping[str, BaseDistribution]
+) -> list[optuna.Trial]:
     """Up to `n` queued trials, now RUNNING for this worker: what `study.ask` does for one
     trial, with one read of the queue per batch instead of one per trial. Each claim is atomic;
     a trial another worker took first is skipped."""
@@ -140,7 +142,10 @@ def claim(study: optuna.Study, n: int) -> list[optuna.Trial]:
             break
         with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
             if storage.set_trial_state_values(waiting._trial_id, TrialState.RUNNING):
-                claimed.append(optuna.Trial(study, waiting._trial_id))
+                trial = optuna.Trial(study, waiting._trial_id)
+                for name in distributions.keys() - waiting.params.keys():
+                    trial._suggest(name, distributions[name])  # queued by `enqueue_trial`
+                claimed.append(trial)
     return claimed
 
 

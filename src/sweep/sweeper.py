@@ -97,7 +97,7 @@ class Sweep:
         self.in_flight, trials, runs = [], [], []
         # Queued grid trials already hold their values; a sampler chooses them as it is asked.
         if self.grid is not None:
-            asking = iter(studies.claim(self.study, size))
+            asking = iter(studies.claim(self.study, size, self.space.distributions))
         else:
             asking = (self.study.ask(self.space.distributions) for _ in range(size))
         for optuna_trial in asking:
