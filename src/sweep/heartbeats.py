@@ -93,9 +93,7 @@ class Heartbeat:
         with _engine(self.study).begin() as connection:
             # The database's clock, as Optuna's stale check reads it.
             connection.execute(TABLE.update().where(ours).values(heartbeat=sqlalchemy.func.now()))
-            have = set(
-                connection.execute(sqlalchemy.select(TABLE.c.trial_id).where(ours)).scalars()
-            )
+            have = set(connection.execute(_with_heartbeat(ids)).scalars())
             new = [{"trial_id": i} for i in ids if i not in have]  # the column's default: now
             if new:
                 connection.execute(TABLE.insert(), new)

@@ -11,6 +11,7 @@ import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -69,8 +70,9 @@ class Space:
         return [dict(zip(names, combo, strict=True)) for combo in itertools.product(
             *(a.values() for a in self.axes))]  # fmt: skip
 
-    @property
+    @cached_property
     def distributions(self) -> dict[str, BaseDistribution]:
+        """Built once: every ask and every queued grid point use them."""
         return {a.key: a.distribution() for a in self.axes}
 
     @property
