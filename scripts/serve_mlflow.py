@@ -1,8 +1,11 @@
 """Start a lean local MLflow tracking server (one worker, no job runner) and wait until healthy.
 
     python scripts/serve_mlflow.py --dir /tmp/mlflow --port 5000     # runs until Ctrl-C
+    python scripts/serve_mlflow.py --backend-store-uri postgresql+psycopg://postgres@HOST/mlflow
 
-Used by scripts/bench.py; the tests start the same server through tests/conftest.py.
+The backend store is a SQLite file in --dir unless --backend-store-uri names another (a
+PostgreSQL one, say: scripts/postgres.py starts a throwaway one). Used by scripts/bench.py; the
+tests start the same server through tests/conftest.py, on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -16,14 +19,18 @@ import urllib.request
 from pathlib import Path
 
 
-def start(workdir: Path, port: int, workers: int = 1) -> subprocess.Popen:
-    """Start the server with a SQLite backend and proxied artifacts in `workdir`."""
+def start(
+    workdir: Path, port: int, workers: int = 1, backend_store_uri: str | None = None
+) -> subprocess.Popen:
+    """Start the server with proxied artifacts in `workdir` and its backend store there (a
+    SQLite file) or at `backend_store_uri`."""
     workdir.mkdir(parents=True, exist_ok=True)
+    backend = backend_store_uri or f"sqlite:///{workdir / 'mlflow.db'}"
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     log = open(workdir / "server.log", "ab")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
+         "--workers", str(workers), "--backend-store-uri", backend,
          "--artifacts-destination", str(workdir / "artifacts")],
         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir,
     )  # fmt: skip
@@ -45,9 +52,10 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path("mlflow-server"))
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--backend-store-uri", default=None, help="default: SQLite in --dir")
     args = parser.parse_args()
-    proc = start(args.dir, args.port, args.workers)
-    print(f"MLflow server at http://127.0.0.1:{args.port} (data in {args.dir}); Ctrl-C stops it")
+    proc = start(args.dir, args.port, args.workers, args.backend_store_uri)
+    print(f"MLflow server at http://127.0.0.1:{args.port} (files in {args.dir}); Ctrl-C stops it")
     try:
         proc.wait()
     except KeyboardInterrupt:

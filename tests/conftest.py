@@ -1,17 +1,21 @@
-"""Shared fixtures: a real MLflow tracking server, and a way to run `python -m sweep`."""
+"""Shared fixtures: real MLflow tracking servers, a throwaway PostgreSQL, and a way to run
+`python -m sweep`."""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
+from postgres import Postgres, PostgresNotFound, find_bindir  # noqa: E402
 from serve_mlflow import start  # noqa: E402
 
 # The lecture's float32 losses at epochs 500, 1000, ..., 5000 (../shared/NOTES.md).
@@ -36,6 +40,52 @@ def mlflow_server(tmp_path_factory):
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """One throwaway PostgreSQL cluster for the session (scripts/postgres.py). Without the
+    server binaries this fails rather than skips: CI installs them (.ci/run)."""
+    try:
+        find_bindir()
+        missing = ""
+    except PostgresNotFound as e:
+        missing = str(e)
+    if missing:  # failed out here, not in `except`: one message, no chained traceback
+        pytest.fail(missing, pytrace=False)
+    pg = Postgres(tmp_path_factory.mktemp("postgres")).start()
+    yield pg
+    pg.stop()
+
+
+MLFLOW_PG_DB = "mlflow_server"  # the database behind mlflow_pg_server
+
+
+@pytest.fixture(scope="session")
+def mlflow_pg_server(postgres, tmp_path_factory):
+    """A lean tracking server whose backend store is database MLFLOW_PG_DB on `postgres`."""
+    url = postgres.create_database(MLFLOW_PG_DB)
+    port = free_port()
+    proc = start(tmp_path_factory.mktemp("mlflow-pg-server"), port, backend_store_uri=url)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture
+def fresh_db(postgres):
+    """make(name_prefix) -> URL of a new, uniquely named database on `postgres`; the databases
+    are dropped after the test (open connections to them are cut)."""
+    made: list[str] = []
+
+    def make(name_prefix: str = "test") -> str:
+        name = f"{re.sub(r'[^a-z0-9_]', '_', name_prefix.lower())[:40]}_{uuid.uuid4().hex[:8]}"
+        made.append(name)
+        return postgres.create_database(name)
+
+    yield make
+    for name in made:
+        postgres.drop_database(name)
 
 
 def run_sweep(*overrides: str, cwd: Path, env: dict | None = None, timeout: float = 600):

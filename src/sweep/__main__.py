@@ -15,6 +15,7 @@ import hydra
 from omegaconf import DictConfig
 
 from sweep.config import register
+from sweep.redact import guard_streams
 
 CONFIG_DIR = os.environ.get("SWEEP_CONFIG_DIR") or str(Path(__file__).resolve().parents[2] / "conf")
 FULL_ERROR = os.environ.get("HYDRA_FULL_ERROR") == "1"
@@ -41,6 +42,7 @@ def app(cfg: DictConfig) -> None:
 
 
 def main() -> None:
+    guard_streams()  # what MLflow, Optuna and SQLAlchemy print carries no URI's password
     register()
     os.environ["HYDRA_FULL_ERROR"] = "1"  # composition errors reach us, not Hydra's printer
     try:

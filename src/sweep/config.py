@@ -98,11 +98,12 @@ class Sweep:
     n_trials: int | None = None
     batch_size: int = 64
     report_every: int = 500
-    storage: str = "sqlite:///optuna.db"
+    storage: str = "${oc.env:SWEEP_STORAGE,sqlite:///optuna.db}"
     study_name: str = "${name}"
     seed: int = 0
     heartbeat_interval: int = 5
     grace_period: int = 20
+    max_retries: int = 3
 
 
 @dataclass
@@ -168,6 +169,7 @@ RULES: dict[str, tuple[str, Any]] = {
     "sweep.report_every": ("an integer >= 1", lambda v: v >= 1),
     "sweep.heartbeat_interval": ("an integer >= 1", lambda v: v >= 1),
     "sweep.grace_period": ("an integer >= 2", lambda v: v >= 2),
+    "sweep.max_retries": ("an integer >= 1", lambda v: v >= 1),
     "sweep.pruner.n_startup_trials": ("an integer >= 0", lambda v: v >= 0),
     "sweep.pruner.n_warmup_steps": ("an integer >= 0", lambda v: v >= 0),
     "sweep.pruner.min_resource": ("an integer >= 1", lambda v: v >= 1),
@@ -211,3 +213,10 @@ def validate(cfg: DictConfig) -> None:
     for key in ("tracking.uri", "tracking.experiment", "name"):
         if not str(OmegaConf.select(cfg, key) or "").strip():
             raise ConfigError(key, "must not be empty")
+    beat, grace = cfg.sweep.heartbeat_interval, cfg.sweep.grace_period
+    if grace < 2 * beat:
+        # One late beat must not make a live worker's trials look dead.
+        raise ConfigError(
+            "sweep.grace_period",
+            f"must be at least 2 x sweep.heartbeat_interval = {2 * beat} (got {grace})",
+        )

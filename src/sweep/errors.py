@@ -18,10 +18,12 @@ from omegaconf.errors import (
 )
 
 from sweep.config import ConfigError
+from sweep.redact import redact
 
 
 def one_line(ex: BaseException) -> str:
-    """The message for `ex`, on one line, starting with the offending key or file."""
+    """The message for `ex`, on one line, starting with the offending key or file, with no
+    password of any URI in it."""
     cause = ex.__cause__ if isinstance(ex.__cause__, OmegaConfBaseException) else ex
     if isinstance(ex, ConfigError):
         text = str(ex)
@@ -40,7 +42,7 @@ def one_line(ex: BaseException) -> str:
         text = f"override: {_first_line(ex)}"
     else:
         text = _first_line(ex) or type(ex).__name__
-    return " ".join(text.split())
+    return redact(" ".join(text.split()))
 
 
 def _first_line(ex: BaseException) -> str:

@@ -1,103 +1,111 @@
 """Heartbeats: how the study tells a live worker's trials from a dead one's.
 
-A worker records a heartbeat for each of its running trials in Optuna's own table, so
-`optuna.storages.fail_stale_trials` reads them. All of a worker's trials are beaten in one
-transaction: a batch of sixty trials beaten one call each cost sixty transactions every few
-seconds, CPU that the tracking server on the same machine needed.
+A worker beats for all of its running trials in Optuna's own heartbeat table, so Optuna's
+public `fail_stale_trials` judges them. Two things differ from Optuna's own heartbeat thread
+(`RDBStorage.record_heartbeat`, one transaction per trial): one transaction covers all of a
+worker's trials (sixty trials beaten one call each cost sixty transactions every few seconds,
+CPU that a tracking server on the same machine needed), and a beat is an upsert, so the
+first beat and a checker's first sighting (below) never collide.
+
+Every time is the database's clock (`now()` in SQL), never a worker's: hosts' clocks differ.
+A trial that has no heartbeat at all (its worker died between claiming it and its first
+beat) gets one from whoever checks, stamped with the check's time; if nobody beats it within
+the grace period after that, it is stale like any other.
 """
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import threading
 import warnings
-from datetime import datetime, timedelta
 from typing import Any
 
 import optuna
 import sqlalchemy
-from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 from optuna.storages._rdb import models
 from optuna.trial import TrialState
+from sqlalchemy.dialects import postgresql, sqlite
 
-# Heartbeats are "experimental" since Optuna 2.9; we rely on them knowingly.
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-TABLE = models.TrialHeartbeatModel.__table__
-
-
-def _engine(study: optuna.Study) -> Any:
-    storage = study._storage
-    return getattr(storage, "_backend", storage).engine  # behind Optuna's cache, the database
+# Private to Optuna (checked against 5.0.0): the heartbeat and trial tables, written here in
+# one statement per beat. tests/test_heartbeats.py fails if their shape changes.
+HEARTBEATS = models.TrialHeartbeatModel.__table__
+TRIALS = models.TrialModel.__table__
+log = logging.getLogger(__name__)
 
 
-def beating(study: optuna.Study, trial_ids: list[int]) -> set[int]:
-    """Those of `trial_ids` that have a heartbeat."""
-    with _engine(study).connect() as connection:
-        return set(connection.execute(_with_heartbeat(trial_ids)).scalars())
+def _insert(engine: Any) -> Any:
+    """INSERT with ON CONFLICT, in the engine's dialect."""
+    return (postgresql if engine.dialect.name == "postgresql" else sqlite).insert(HEARTBEATS)
 
 
-def _with_heartbeat(trial_ids: list[int]) -> Any:
-    return sqlalchemy.select(TABLE.c.trial_id).where(TABLE.c.trial_id.in_(trial_ids))
-
-
-def fail_stale(study: optuna.Study, grace_period: float) -> None:
-    """Trials whose worker stopped sending heartbeats become FAIL (and are retried).
-
-    Optuna only looks at trials that have a heartbeat; a worker killed between asking a
-    trial and its first heartbeat leaves one without, which would stay RUNNING forever.
-    Those are failed once they are older than twice the grace period.
-    """
-    optuna.storages.fail_stale_trials(study)
-    if not is_heartbeat_enabled(study._storage):
+def record(storage: Any, trial_ids: list[int]) -> None:
+    """One heartbeat, stamped now by the database, for each of `trial_ids`."""
+    if not trial_ids:
         return
-    cutoff = datetime.now() - timedelta(seconds=2 * grace_period)
-    old = {
-        t._trial_id
-        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        if t.datetime_start < cutoff
-    }
-    if not old:
-        return
-    for trial_id in old - beating(study, list(old)):
-        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-            study._storage.set_trial_state_values(trial_id, TrialState.FAIL)
+    now = sqlalchemy.func.now()
+    statement = _insert(storage.engine).values(
+        [{"trial_id": i, "heartbeat": now} for i in trial_ids]
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["trial_id"], set_={"heartbeat": now}
+    )
+    with storage.engine.begin() as connection:
+        connection.execute(statement)
+
+
+def fail_stale(storage: Any, study: optuna.Study, study_id: int) -> None:
+    """Trials whose worker stopped beating become FAIL (and their points are retried)."""
+    unseen = sqlalchemy.select(TRIALS.c.trial_id, sqlalchemy.func.now()).where(
+        TRIALS.c.study_id == study_id,
+        TRIALS.c.state == TrialState.RUNNING,
+        TRIALS.c.trial_id.not_in(sqlalchemy.select(HEARTBEATS.c.trial_id)),
+    )
+    statement = _insert(storage.engine).from_select(["trial_id", "heartbeat"], unseen)
+    with storage.engine.begin() as connection:
+        connection.execute(statement.on_conflict_do_nothing(index_elements=["trial_id"]))
+    with warnings.catch_warnings():  # "experimental" since Optuna 2.9; relied on knowingly
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
 
 
 class Heartbeat:
-    """Records heartbeats for this worker's running trials, so a killed worker's trials fail."""
+    """Beats for this worker's running trials every `interval` seconds, in a thread that
+    outlives a database's outages (it logs them and keeps beating)."""
 
-    def __init__(self, study: optuna.Study, interval: float) -> None:
-        self.study, self.interval = study, interval
+    def __init__(self, storage: Any, interval: float) -> None:
+        self.storage, self.interval = storage, interval
         self.trial_ids: set[int] = set()
         self.lock, self.stop = threading.Lock(), threading.Event()
-        storage = study._storage
-        self.enabled = isinstance(storage, BaseHeartbeat) and is_heartbeat_enabled(storage)
-        if self.enabled:
+        self.failing = False
+        if storage is not None:
             threading.Thread(target=self._beat, daemon=True).start()
 
-    def add(self, trials: list[optuna.Trial]) -> None:
+    def add(self, trial_ids: list[int]) -> None:
+        """Beat for these trials too, from now on (the first beat is written at once)."""
         with self.lock:
-            self.trial_ids.update(t._trial_id for t in trials)
-        self._record()
+            self.trial_ids.update(trial_ids)
+            if self.storage is not None:
+                record(self.storage, sorted(self.trial_ids))
 
-    def remove(self, trials: list[optuna.Trial]) -> None:
+    def remove(self, trial_ids: list[int]) -> None:
         with self.lock:
-            self.trial_ids.difference_update(t._trial_id for t in trials)
+            self.trial_ids.difference_update(trial_ids)
 
-    def _record(self) -> None:
+    def beat(self) -> None:
+        """One beat for every trial of this worker, now."""
         with self.lock:
-            ids = sorted(self.trial_ids)
-        if not self.enabled or not ids:
-            return
-        ours = TABLE.c.trial_id.in_(ids)
-        with _engine(self.study).begin() as connection:
-            # The database's clock, as Optuna's stale check reads it.
-            connection.execute(TABLE.update().where(ours).values(heartbeat=sqlalchemy.func.now()))
-            have = set(connection.execute(_with_heartbeat(ids)).scalars())
-            new = [{"trial_id": i} for i in ids if i not in have]  # the column's default: now
-            if new:
-                connection.execute(TABLE.insert(), new)
+            if self.storage is not None:
+                record(self.storage, sorted(self.trial_ids))
 
     def _beat(self) -> None:
         while not self.stop.wait(self.interval):
-            self._record()
+            try:
+                self.beat()
+            except Exception as ex:  # the database is away: say so once, keep beating
+                if not self.failing:
+                    log.warning("heartbeat failed (%s); retrying", type(ex).__name__)
+                self.failing = True
+            else:
+                if self.failing:
+                    log.warning("heartbeats resumed")
+                self.failing = False

@@ -1,135 +1,163 @@
-"""A sweep's parent run in MLflow: found again by study name, so a resumed sweep reuses it.
+"""A sweep's parent run in MLflow: one per study, whichever workers run it.
 
-It holds the sweep's config, and once trials are done the summary table (CSV), the plots,
-and the best trial's loss, params (as tags: params cannot change) and run id.
+Its run id lives in the study (`mlflow_parent_run_id`), written once under the study's lock.
+A worker that finds none creates a run while it trains its first batch (create, then
+reconcile): the first to record its run wins; a loser deletes its own and moves the children
+it began under the winner. Every MLflow call goes through the sender process.
+
+The parent holds the sweep's config and, once trials are done, the summary table (CSV), the
+plots, and the best trial's loss, params (as tags: params cannot change) and run id.
 """
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import importlib
 import json
-import os
-import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import optuna
 from omegaconf import DictConfig, OmegaConf
+from optuna.trial import TrialState
 
 from sweep.records import Trial, config_yaml, params_of
 from sweep.runs import RunRecord, StoredRun
-from sweep.sender import Sender
+from sweep.sender import Pending, Sender
 from sweep.space import Space
+from sweep.storage import retrying
+from sweep.study import PARENT, PARENT_STATUS, Study
 from sweep.tracking import Tracker
 
 # Settings that may differ between invocations of one sweep: tags, refreshed each time.
 VOLATILE = ("sweep.n_trials", "sweep.batch_size", "sweep.report_every", "sweep.heartbeat_interval",
-            "sweep.grace_period")  # fmt: skip
+            "sweep.grace_period", "sweep.max_retries", "sweep.storage")  # fmt: skip
 BEST_CURVES = 5
 
 
-class Parent:
-    """The parent run: opened in the sender process as soon as the sweep starts; read back and
-    summarised from this process, through a tracker of its own opened on first use."""
+def study_runs(tracker: Tracker, uid: str) -> list[StoredRun]:
+    """Every active run of the study with this unique id (a sender call)."""
+    return tracker.find_runs(**{"sweep.study_uid": uid})
 
+
+class Parent:
     def __init__(
-        self, sender: Sender, study: optuna.Study, cfg: DictConfig, choices: dict, space: Space
+        self, sender: Sender, study: Study, cfg: DictConfig, choices: dict, space: Space
     ) -> None:
-        self.study, self.space = study, space
-        self.uri, self.experiment = cfg.tracking.uri, cfg.tracking.experiment
-        self.name = study.study_name
+        self.sender, self.study, self.space = sender, study, space
         config = OmegaConf.to_container(cfg, resolve=True)
-        tags = {k: str(OmegaConf.select(cfg, k)) for k in VOLATILE}
-        tags["sweep.space_keys"] = json.dumps(space.keys)
-        params = params_of(Trial(self.name, config, choices), (*VOLATILE, *space.keys))
+        trial = Trial(study.name, config, choices)
+        tags = {k: v for k, v in params_of(trial).items() if k in VOLATILE}
+        tags |= {"sweep.role": "parent", "optuna.study": study.name, "sweep.study_uid": study.uid,
+                 "sweep.space_keys": json.dumps(space.keys),
+                 "sweep.started": time.strftime("%Y-%m-%dT%H:%M:%S")}  # fmt: skip
+        params = params_of(trial, (*VOLATILE, *space.keys))
         artifacts = {"config.yaml": config_yaml(config, choices).encode()}
-        record = RunRecord(self.name, params=params, tags=tags, artifacts=artifacts)
-        key = {"sweep.role": "parent", "optuna.study": self.name}
-        started = {"sweep.started": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        self.pending = sender.call(Tracker.find_or_create, record, key, started)
+        self.record = RunRecord(study.name, params=params, tags=tags, artifacts=artifacts)
+        self.known: str | None = None  # the id the study held when this worker opened it
+        self.pending: Pending | None = None
+        self.begun: list[Pending] = []  # children begun before the parent was settled
         self._run_id: str | None = None
-        self._tracker: Tracker | None = None
-        self._preparing: threading.Thread | None = None
+
+    def open(self) -> Pending | str:
+        """What a child's creation names as its parent: the run id once settled, before that
+        the call that creates (or reopens) the parent."""
+        if self._run_id is not None:
+            return self._run_id
+        if self.pending is None:
+            self.known = retrying(self.study.attr, PARENT)
+            if self.known is None:
+                self.pending = self.sender.call(Tracker.create, self.record)
+            else:
+                self.pending = self.sender.call(Tracker.reopen, self.known, self.record)
+        return self.pending
+
+    def child_tags(self, trial: Trial) -> dict[str, str]:
+        return {"optuna.study": self.study.name, "sweep.study_uid": self.study.uid,
+                "optuna.trial_number": str(trial.number)}  # fmt: skip
+
+    def began(self, child: Pending) -> None:
+        if self._run_id is None:
+            self.begun.append(child)
 
     @property
     def run_id(self) -> str:
+        """The study's parent run, settled with the other workers on first use."""
         if self._run_id is None:
-            self._run_id = self.pending.result()
-            self.study.set_user_attr("mlflow_parent_run_id", self._run_id)
+            mine = self.open().result()
+            self._run_id = mine if mine == self.known else retrying(self._settle, mine)
+            retrying(self.study.optuna.set_user_attr, PARENT_STATUS, "RUNNING")
+            self.begun = []
         return self._run_id
 
-    def prepare(self) -> None:
-        """Start opening this process's tracker, and importing what the summary needs, while
-        the sender ships the first batch: in a thread at the lowest CPU priority, so that it
-        takes no CPU from the tracking server, and the end of the sweep only reads and writes."""
-        if self._preparing is None:
-            self._preparing = threading.Thread(target=self._prepare, daemon=True)
-            self._preparing.start()
+    def _settle(self, mine: str) -> str:
+        with self.study.lock():
+            winner = self.study.attr(PARENT)
+            if winner in (None, self.known):
+                self.study.optuna.set_user_attr(PARENT, mine)
+                return mine
+        self.sender.call(Tracker.delete_runs, [mine])
+        for child in self.begun:
+            self.sender.call(Tracker.set_parent, child, winner)
+        return winner
 
-    def _prepare(self) -> None:
-        with contextlib.suppress(OSError, AttributeError):  # Linux: a thread is a task
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        for module in ("pandas", "PIL.ImageDraw"):
-            importlib.import_module(module)
-        with contextlib.suppress(Exception):  # if it fails, it fails again, loudly, when used
-            self._tracker = Tracker(self.uri, self.experiment)
-        gc.freeze()  # modules live until exit; collections need not scan them
+    def end(self, status: str) -> None:
+        """Mark the parent FINISHED, KILLED or FAILED (settled first if this worker opened it)."""
+        run_id = self.run_id if self.pending is not None else self.study.attr(PARENT)
+        if run_id is not None:
+            self.sender.call(Tracker.set_status, run_id, status).result()
+            retrying(self.study.optuna.set_user_attr, PARENT_STATUS, status)
 
-    @property
-    def tracker(self) -> Tracker:
-        if self._preparing is not None:
-            self._preparing.join()
-        if self._tracker is None:
-            self._tracker = Tracker(self.uri, self.experiment)
-        return self._tracker
-
-    def child_tags(self, trial: Trial) -> dict[str, str]:
-        return {"optuna.study": self.name, "optuna.trial_number": str(trial.number)}
-
-    def children(self) -> list[StoredRun]:
-        return self.tracker.find_runs(**{"mlflow.parentRunId": self.run_id})
-
-    def finish(self, trained: int, output_dir: str, curves: dict[str, list[float]]) -> None:
-        """Print the table; when this invocation trained anything, update the parent run."""
-        from sweep import report
-
-        frame = report.table(self.children(), self.space.keys)
-        path = Path(output_dir) / "summary.csv"
-        frame.to_csv(path, index=False)
-        if trained:
-            self.tracker.write(self.run_id, self._summary(frame, curves))
-        states = [t.state for t in self.study.get_trials(deepcopy=False)]
-        if optuna.trial.TrialState.RUNNING not in states:
-            self.tracker.set_status(self.run_id, "FINISHED")
-        print(report.summary_text(frame))
-        print(f"Trained {trained} trials in this run. Parent run {self.run_id} ('{self.name}').")
-        print(f"Summary table: {path}")
+    def finish(self, trained: int, table: Callable[[], Any], curves: dict[str, list[float]]) -> Any:
+        """The summary `table()`, read under the study's lock so that workers finishing
+        together write in order (the last one writes every trial): on the parent when this
+        worker trained anything; and the parent FINISHED when no trial runs anywhere."""
+        if self.pending is not None:
+            self.run_id  # noqa: B018 - settled before the lock is taken (settling takes it)
+        with self.study.lock():
+            frame = table()
+            if trained:
+                self.sender.call(Tracker.write, self.run_id, self._summary(frame, curves)).result()
+            running = self.study.trials(TrialState.RUNNING)
+            if not running and self.study.attr(PARENT_STATUS) != "FINISHED":
+                self.end("FINISHED")
+        return frame
 
     def _summary(self, frame: Any, known: dict[str, list[float]]) -> RunRecord:
         from sweep import report
 
         completed = frame[frame["status"] == "completed"]
+        best = completed.head(BEST_CURVES)
+        asked = {r.run_id: self.sender.call(Tracker.history, r.run_id, "loss")
+                 for r in best.itertuples() if r.run_id not in known}  # fmt: skip
         curves = {
             f"t{row.trial:03d} {row.final_loss:.6g}": known.get(row.run_id)
-            or self.tracker.history(row.run_id, "loss")
-            for row in completed.head(BEST_CURVES).itertuples()
+            or asked[row.run_id].result()
+            for row in best.itertuples()
         }
-        record = RunRecord(self.name, artifacts=report.parent_artifacts(frame, curves))
+        record = RunRecord(self.study.name, artifacts=report.parent_artifacts(frame, curves))
         counts = frame["status"].value_counts()
-        statuses = ("completed", "diverged", "pruned")
-        record.metrics = {f"n_{s}": float(counts.get(s, 0)) for s in statuses}
+        record.metrics = {f"n_{s}": float(counts.get(s, 0)) for s in report.STATUSES}
         if len(completed):
-            best = completed.iloc[0]
+            top = completed.iloc[0]
             for key in ("final_loss", "w_raw", "b_raw"):
-                record.metrics[f"best_{key}"] = float(best[key])
-            record.tags = {"best.trial": str(best["trial"]), "best.run_id": str(best["run_id"])}
+                record.metrics[f"best_{key}"] = float(top[key])
+            record.tags = {"best.trial": str(top["trial"]), "best.run_id": str(top["run_id"])}
             keys = dict.fromkeys([*self.space.keys, *report.ALWAYS])
-            record.tags |= {f"best.{k}": str(best[k]) for k in keys}
+            record.tags |= {f"best.{k}": str(top[k]) for k in keys}
         return record
 
-    def interrupted(self) -> None:
-        self.tracker.set_status(self.run_id, "KILLED")
-        print(f"Interrupted. Parent run {self.run_id}; run the same command again to resume.")
+    def shown_id(self) -> str | None:
+        """The parent's id as far as it is known, without creating one."""
+        return self._run_id or self.study.attr(PARENT)
+
+    def write_table(self, frame: Any, output_dir: str, trained: int) -> None:
+        from sweep import report
+
+        path = Path(output_dir) / "summary.csv"
+        frame.to_csv(path, index=False)
+        print(report.summary_text(frame))
+        print(
+            f"Trained {trained} trials in this run. Parent run {self.shown_id()} "
+            f"('{self.study.name}')."
+        )
+        print(f"Summary table: {path}")

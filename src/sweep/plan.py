@@ -32,7 +32,8 @@ def plan_sweep(cfg: DictConfig) -> Plan:
     loader = GlobalHydra.instance().config_loader()
     space = parse(cfg.sweep.space, cfg, lambda g: sorted(loader.get_group_options(g)))
     studies.check_settings(cfg.sweep)
-    composer = Composer(list(HydraConfig.get().overrides.task))
+    hydra = HydraConfig.get()
+    composer = Composer(hydra.job.config_name, list(hydra.overrides.task))
     grid = space.grid() if cfg.sweep.sampler == "grid" else None
     total = _budget(cfg, grid)
     combos: list[dict[str, Any]] = [{}]

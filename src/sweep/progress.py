@@ -18,9 +18,9 @@ class Progress:
 
             self.bar = tqdm(total=total, initial=done, unit="trial", file=sys.stderr)
 
-    def update(self, finished: int, best: float | None) -> None:
-        """`finished` more trials are done; `best` is the best final loss so far."""
-        self.done += finished
+    def update(self, done: int, best: float | None) -> None:
+        """`done` trials are done in the study (by any worker); `best` is the best final loss."""
+        finished, self.done = done - self.done, done
         self.best = best
         if self.bar is not None:
             self.bar.set_postfix_str(f"best {best:.6f}" if best is not None else "")

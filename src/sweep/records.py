@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from sweep import plots
 from sweep.config import leaves
+from sweep.redact import redact, redact_tree
 from sweep.results import RunResult
 from sweep.runs import RunRecord
 from sweep.tracking import Tracker
@@ -28,20 +28,13 @@ def _param(value: Any) -> str:
     return json.dumps(value) if isinstance(value, list | dict) else str(value)
 
 
-def _redact(uri: str) -> str:
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{parts.hostname}"))
-
-
 def params_of(trial: Trial, skip: tuple[str, ...] = ()) -> dict[str, str]:
     """Every config leaf under its dotted key, plus each group's option under its name.
-    The space is one param (`sweep.space`, JSON); keys in `skip` are left out."""
+    The space is one param (`sweep.space`, JSON); keys in `skip` are left out; no password
+    of any URI (`tracking.uri`, `sweep.storage`, ...) is kept."""
     flat = {k: v for k, v in leaves(trial.config).items() if not k.startswith("sweep.space")}
     flat["sweep.space"] = trial.config.get("sweep", {}).get("space", {})
-    flat["tracking.uri"] = _redact(str(flat.get("tracking.uri", "")))
-    params = {k: _param(v) for k, v in flat.items() if k not in skip}
+    params = {k: redact(_param(v)) for k, v in flat.items() if k not in skip}
     params.update(trial.choices)
     return params
 
@@ -50,7 +43,7 @@ def config_yaml(config: dict[str, Any], choices: dict[str, str]) -> str:
     from omegaconf import OmegaConf
 
     header = "".join(f"# {g}={o}\n" for g, o in sorted(choices.items()))
-    return header + OmegaConf.to_yaml(OmegaConf.create(config))
+    return header + OmegaConf.to_yaml(OmegaConf.create(redact_tree(config)))
 
 
 def head_record(trial: Trial, tags: dict[str, str] | None = None) -> RunRecord:

@@ -19,6 +19,7 @@ from sweep import plots
 from sweep.runs import StoredRun
 
 ALWAYS = ["normalization", "optimizer", "optimizer.lr", "train.epochs"]
+STATUSES = ("completed", "diverged", "pruned", "failed")
 TAIL = ["epochs_trained", "diverged_at_epoch", "w_raw", "b_raw", "run_id"]
 
 
@@ -34,7 +35,7 @@ def _typed(text: str | None) -> Any:
 
 
 def table(children: list[StoredRun], keys: list[str]) -> pd.DataFrame:
-    """One row per trial, best final loss first; diverged and pruned trials last."""
+    """One row per trial, best final loss first; pruned, diverged and failed trials last."""
     columns = ["trial", "status", "final_loss", *dict.fromkeys([*keys, *ALWAYS]), *TAIL]
     rows = []
     for run in children:
@@ -60,7 +61,8 @@ def table(children: list[StoredRun], keys: list[str]) -> pd.DataFrame:
 
 def summary_text(frame: pd.DataFrame, top: int = 10) -> str:
     counts = frame["status"].value_counts()
-    status = ", ".join(f"{s} {int(counts.get(s, 0))}" for s in ("completed", "diverged", "pruned"))
+    shown_statuses = [s for s in STATUSES if s != "failed" or s in counts]
+    status = ", ".join(f"{s} {int(counts.get(s, 0))}" for s in shown_statuses)
     shown = frame if top <= 0 else frame.head(top)
     body = shown.drop(columns=["run_id"]).to_string(index=False, float_format=_fmt)
     title = f"Best {len(shown)} of {len(frame)} trials (by final loss):"

@@ -24,7 +24,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -82,6 +82,12 @@ class Sender:
                 self.pending.pop(future.token)
                 future.set_exception(SenderError("the MLflow sender process exited"))
         return future
+
+    def drain(self) -> None:
+        """Wait until every call made so far has finished (the process stays)."""
+        with self.lock:
+            calls = list(self.pending.values())
+        wait(calls)
 
     def close(self) -> None:
         """Wait until every call has finished, then let the sender process exit (once)."""

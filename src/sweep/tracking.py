@@ -9,6 +9,8 @@ requests, not points, are the cost.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
 import tempfile
@@ -18,6 +20,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sweep.config import ConfigError
+from sweep.locks import file_lock, sqlite_path
+from sweep.redact import redact
 from sweep.runs import RunRecord, StoredRun, batches, check_finite
 
 # MLflow's usage telemetry wraps every client call, and ending a run against a server fetches
@@ -35,8 +39,15 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
     """Fail fast, as `tracking.uri`, when the tracking store cannot be used at all."""
     parts = urlsplit(uri)
     if is_remote(uri):
+        # Credentials in the URI (`http://user:password@host`) go in a header, as MLflow's
+        # client sends them.
+        host = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl().rstrip("/")
+        request = urllib.request.Request(f"{host}/health")
+        if parts.username is not None:
+            token = base64.b64encode(f"{parts.username}:{parts.password or ''}".encode())
+            request.add_header("Authorization", f"Basic {token.decode()}")
         try:
-            with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout):
+            with urllib.request.urlopen(request, timeout=timeout):
                 return
         except urllib.error.HTTPError as ex:
             if ex.code < 500:
@@ -44,7 +55,7 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
             reason = f"HTTP {ex.code}"
         except (urllib.error.URLError, OSError) as ex:
             reason = str(getattr(ex, "reason", ex))
-        raise ConfigError("tracking.uri", f"cannot reach MLflow at {uri} ({reason})")
+        raise ConfigError("tracking.uri", f"cannot reach MLflow at {redact(uri)} ({reason})")
     if parts.scheme == "sqlite":
         path = Path(parts.path[1:] if parts.path.startswith("/") else parts.path)
         if str(path) not in ("", ":memory:") and not path.parent.resolve().is_dir():
@@ -60,7 +71,11 @@ class Tracker:
         check_reachable(uri)
         self.uri = uri
         self.client = MlflowClient(tracking_uri=uri)
-        self.experiment_id = self._experiment(experiment, create)
+        # A fresh SQLite store is migrated by its first user; workers that start together take
+        # turns (MLflow's migration is not safe to run twice at once).
+        path = sqlite_path(uri) if uri.startswith("sqlite:") else None
+        with file_lock(path.with_name(path.name + ".lock")) if path else contextlib.nullcontext():
+            self.experiment_id = self._experiment(experiment, create)
         self.artifact_uris: dict[str, str] = {}  # of the runs this tracker created
 
     def _experiment(self, name: str, create: bool) -> str:
@@ -150,18 +165,24 @@ class Tracker:
             tags=[RunTag(**t) for t in batch["tags"]],
         )
 
-    def find_or_create(self, record: RunRecord, key: dict[str, str], new: dict[str, str]) -> str:
-        """The active run whose tags have the values in `key` (RUNNING again, with `record`'s
-        tags refreshed), or a new RUNNING run holding `record`, `key` and the tags `new`: a
-        sweep's parent, found again when the sweep resumes."""
-        found = self.find_runs(**key)
-        if not found:
-            tags = {**record.tags, **key, **new}
-            new_run = RunRecord(record.name, record.params, tags, artifacts=record.artifacts)
-            return self.create(new_run)
-        self.set_status(found[0].run_id, "RUNNING")
-        self.write(found[0].run_id, RunRecord(record.name, tags=record.tags))
-        return found[0].run_id
+    def reopen(self, run_id: str, record: RunRecord) -> str:
+        """A sweep's parent, RUNNING again with `record`'s tags refreshed; a new run holding
+        `record` when that run is gone (deleted in the UI, or another tracking store)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            gone = self.client.get_run(run_id).info.lifecycle_stage == "deleted"
+        except MlflowException:
+            gone = True
+        if gone:
+            return self.create(record)
+        self.set_status(run_id, "RUNNING")
+        self.write(run_id, RunRecord(record.name, tags=record.tags))
+        return run_id
+
+    def set_parent(self, run_id: str, parent_id: str) -> None:
+        """Move a run under another parent (the parent is a tag)."""
+        self.client.set_tag(run_id, "mlflow.parentRunId", parent_id)
 
     def set_status(self, run_id: str, status: str) -> None:
         """RUNNING again (a resumed parent), or FINISHED / FAILED / KILLED with an end time."""

@@ -21,7 +21,8 @@ def override_key(override: str) -> str:
 
 
 class Composer:
-    def __init__(self, base_overrides: list[str]) -> None:
+    def __init__(self, config_name: str, base_overrides: list[str]) -> None:
+        self.config_name = config_name  # the sweep's own (`--config-name/-cn`), not "config"
         self.base = list(base_overrides)
         self.cache: dict[tuple, tuple[DictConfig, dict[str, str]]] = {}
 
@@ -36,7 +37,7 @@ class Composer:
         if key not in self.cache:
             kept = [o for o in self.base if override_key(o) not in params]
             overrides = kept + [f"{g}={o}" for g, o in groups.items()]
-            cfg = compose("config", overrides=overrides, return_hydra_config=True)
+            cfg = compose(self.config_name, overrides=overrides, return_hydra_config=True)
             choices = choices_of(cfg.hydra.runtime.choices)
             with open_dict(cfg):
                 del cfg["hydra"]
