@@ -88,9 +88,12 @@ def fresh_db(postgres):
         postgres.drop_database(name)
 
 
+UNSET = ("MLFLOW_TRACKING_URI", "SWEEP_STORAGE")  # a sweep's stores come from its overrides
+
+
 def run_sweep(*overrides: str, cwd: Path, env: dict | None = None, timeout: float = 600):
     """Run `python -m sweep` as a user does; returns the CompletedProcess."""
-    full_env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI",)}
+    full_env = {k: v for k, v in os.environ.items() if k not in UNSET}
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "sweep", *overrides],

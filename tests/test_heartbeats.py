@@ -1,45 +1,78 @@
-"""Heartbeats: a dead worker's trials fail, a live worker's keep running."""
+"""Heartbeats: a dead worker's trials fail, a live worker's keep running, whatever the order of
+first beats and checks, on the database's clock."""
 
 from __future__ import annotations
 
 import time
 
+import sqlalchemy
 from optuna.trial import TrialState
 
-from sweep import study as studies
-from sweep.heartbeats import Heartbeat, fail_stale
-from test_study import settings
+from sweep.heartbeats import HEARTBEATS, TRIALS, Heartbeat, fail_stale, record
+from test_study import open_study
+
+
+def ids(study) -> list[int]:
+    return [t._trial_id for t in study.trials()]
+
+
+def check(study) -> None:
+    fail_stale(study.storage, study.optuna, study.id)
+
+
+def beats(study) -> dict[int, object]:
+    with study.storage.engine.connect() as connection:
+        rows = connection.execute(sqlalchemy.select(HEARTBEATS.c.trial_id, HEARTBEATS.c.heartbeat))
+        return dict(rows.all())
+
+
+def test_optunas_heartbeat_table_has_the_shape_we_write():
+    # Private to Optuna: an upgrade that changes it must fail here, not degrade silently.
+    assert {"trial_id", "heartbeat"} <= set(HEARTBEATS.c.keys())
+    assert any(c.columns.keys() == ["trial_id"] for c in HEARTBEATS.constraints
+               if isinstance(c, sqlalchemy.UniqueConstraint))  # fmt: skip
+    assert {"trial_id", "study_id", "state"} <= set(TRIALS.c.keys())
 
 
 def test_heartbeats_fail_the_trials_of_a_dead_worker(tmp_path):
-    study = studies.open_study(settings(tmp_path), 100)
-    beat = Heartbeat(study, 1)
-    assert beat.enabled
-    trials = [study.ask() for _ in range(3)]
-    beat.add(trials)
+    study = open_study(tmp_path, sampler="tpe")
+    beat = Heartbeat(study.storage, 1)
+    [study.optuna.ask() for _ in range(3)]
+    beat.add(ids(study))
     beat.stop.set()  # the worker dies: no more heartbeats
     time.sleep(3.5)
-    other = studies.open_study(settings(tmp_path), 100)
-    fail_stale(other, 2)
-    assert [t.state for t in other.trials] == [TrialState.FAIL] * 3
+    other = open_study(tmp_path, sampler="tpe")
+    check(other)
+    assert [t.state for t in other.trials()] == [TrialState.FAIL] * 3
 
 
 def test_live_heartbeats_keep_trials_running(tmp_path):
-    study = studies.open_study(settings(tmp_path), 100)
-    beat = Heartbeat(study, 1)
-    trials = [study.ask()]
-    beat.add(trials)
+    study = open_study(tmp_path, sampler="tpe")
+    beat = Heartbeat(study.storage, 1)
+    study.optuna.ask()
+    beat.add(ids(study))
+    first = beats(study)
     time.sleep(3.5)
-    fail_stale(studies.open_study(settings(tmp_path), 100), 2)
-    assert [t.state for t in study.trials] == [TrialState.RUNNING]
+    check(open_study(tmp_path, sampler="tpe"))
+    assert [t.state for t in study.trials()] == [TrialState.RUNNING]
+    assert beats(study).keys() == first.keys() and beats(study) != first  # beaten, one row
     beat.stop.set()
 
 
-def test_a_worker_killed_before_its_first_heartbeat_is_failed_too(tmp_path):
-    study = studies.open_study(settings(tmp_path), 100)
-    study.ask()  # asked, then the worker died before recording any heartbeat
-    fail_stale(study, 1)
-    assert [t.state for t in study.trials] == [TrialState.RUNNING]
+def test_a_worker_killed_before_its_first_heartbeat_is_failed_after_the_grace_period(tmp_path):
+    study = open_study(tmp_path, sampler="tpe")
+    study.optuna.ask()  # asked, then the worker died before recording any heartbeat
+    check(study)  # the check stamps it "first seen now" on the database's clock
+    assert [t.state for t in study.trials()] == [TrialState.RUNNING]
+    assert list(beats(study)) == ids(study)
     time.sleep(2.5)
-    fail_stale(studies.open_study(settings(tmp_path), 100), 1)
-    assert [t.state for t in study.trials] == [TrialState.FAIL]
+    check(open_study(tmp_path, sampler="tpe"))
+    assert [t.state for t in study.trials()] == [TrialState.FAIL]
+
+
+def test_a_first_beat_after_a_checkers_stamp_is_an_update_not_a_conflict(tmp_path):
+    study = open_study(tmp_path, sampler="tpe")
+    study.optuna.ask()
+    check(study)  # a checker saw the trial first
+    record(study.storage, ids(study))  # then its worker's first beat: no UNIQUE violation
+    assert list(beats(study)) == ids(study)

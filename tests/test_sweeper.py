@@ -234,7 +234,7 @@ def test_tpe_search_prunes_diverges_finds_the_optimum_and_resumes(tmp_path, mlfl
     )
     values = [t.value for t in study.trials if t.value is not None]
     assert all(math.isfinite(v) for v in values)
-    diverged = [t for t in study.trials if t.user_attrs.get("status") == "diverged"]
+    diverged = [t for t in study.trials if t.user_attrs["result"]["status"] == "diverged"]
     assert diverged and all(t.state == optuna.trial.TrialState.COMPLETE for t in diverged)
     more = run_sweep(*args[:-2], "sweep.n_trials=40", "sweep.pruner.n_startup_trials=5",
                      cwd=tmp_path)  # fmt: skip

@@ -75,14 +75,18 @@ def test_a_run_begun_then_completed_holds_both_parts(mlflow_server):
     assert [a.path for a in artifacts] == ["a.txt"]
 
 
-def test_find_or_create_reuses_the_run_with_those_tags(mlflow_server):
-    tracker = Tracker(mlflow_server, "find-or-create")
-    key = {"sweep.role": "parent", "optuna.study": "s1"}
-    first = tracker.find_or_create(RunRecord("p", tags={"n": "1"}), key, {"started": "x"})
+def test_reopen_refreshes_a_parent_or_replaces_one_that_is_gone(mlflow_server):
+    tracker = Tracker(mlflow_server, "reopen")
+    first = tracker.create(RunRecord("p", tags={"n": "1", "started": "x"}))
     tracker.set_status(first, "KILLED")
-    again = tracker.find_or_create(RunRecord("p", tags={"n": "2"}), key, {"started": "y"})
-    other = tracker.find_or_create(RunRecord("p"), {**key, "optuna.study": "s2"}, {})
-    assert again == first and other != first
+    assert tracker.reopen(first, RunRecord("p", tags={"n": "2"})) == first
     run = client_for(mlflow_server).get_run(first)
     assert run.info.status == "RUNNING"
     assert (run.data.tags["n"], run.data.tags["started"]) == ("2", "x")
+    child = tracker.create(RunRecord("c"), first)
+    tracker.delete_runs([first])
+    other = tracker.reopen(first, RunRecord("p", tags={"n": "3"}))
+    assert other != first
+    assert client_for(mlflow_server).get_run(other).data.tags["n"] == "3"
+    tracker.set_parent(child, other)
+    assert [r.run_id for r in tracker.find_runs(**{"mlflow.parentRunId": other})] == [child]

@@ -15,7 +15,7 @@ import hydra
 from omegaconf import DictConfig
 
 from sweep.config import register
-from sweep.redact import guard_streams
+from sweep.redact import guard_job, guard_streams
 
 CONFIG_DIR = os.environ.get("SWEEP_CONFIG_DIR") or str(Path(__file__).resolve().parents[2] / "conf")
 FULL_ERROR = os.environ.get("HYDRA_FULL_ERROR") == "1"
@@ -33,8 +33,12 @@ def fail(ex: BaseException) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def app(cfg: DictConfig) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
     from sweep.engine import run
 
+    hydra_cfg = HydraConfig.get()
+    guard_job(Path(hydra_cfg.runtime.output_dir), hydra_cfg.output_subdir)
     try:
         run(cfg)
     except Exception as ex:  # inside the job, so Hydra adds no lines of its own

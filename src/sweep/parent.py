@@ -12,6 +12,8 @@ plots, and the best trial's loss, params (as tags: params cannot change) and run
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -72,8 +74,10 @@ class Parent:
         return self.pending
 
     def child_tags(self, trial: Trial) -> dict[str, str]:
+        """The study, its unique id, the trial, and the worker (host:pid) that trains it."""
         return {"optuna.study": self.study.name, "sweep.study_uid": self.study.uid,
-                "optuna.trial_number": str(trial.number)}  # fmt: skip
+                "optuna.trial_number": str(trial.number),
+                "sweep.worker": f"{socket.gethostname()}:{os.getpid()}"}  # fmt: skip
 
     def began(self, child: Pending) -> None:
         if self._run_id is None:

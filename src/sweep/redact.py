@@ -6,8 +6,10 @@ would land in every run's params, its config.yaml and every error line about the
 from __future__ import annotations
 
 import io
+import logging
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 _USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]*:)[^\s@/]+@")
@@ -58,3 +60,20 @@ def guard_streams() -> None:
     """Redact everything this process writes to stdout and stderr from now on."""
     if not isinstance(sys.stdout, _Redacting):
         sys.stdout, sys.stderr = _Redacting(sys.stdout), _Redacting(sys.stderr)
+
+
+class _RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), ()
+        return True
+
+
+def guard_job(output_dir: Path, subdir: str | None) -> None:
+    """Inside a Hydra job: log lines (also those Hydra writes to the job's log file) and the
+    configs Hydra saved under `output_dir/subdir` (`.hydra/`) carry no password."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_RedactingFilter())
+    for path in (output_dir / subdir).glob("*.yaml") if subdir else ():
+        text = path.read_text()
+        if redact(text) != text:
+            path.write_text(redact(text))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -34,17 +35,23 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
     import sqlalchemy
 
     try:
-        engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
-    except Exception as ex:  # a malformed URL or a missing driver
+        backend = sqlalchemy.engine.make_url(url).get_backend_name()
+    except Exception as ex:  # not a URL at all
         raise ConfigError("sweep.storage", f"cannot open {redact(url)} ({_reason(ex)})") from None
-    if engine.dialect.name not in SUPPORTED:
+    if backend not in SUPPORTED:
         raise ConfigError(
             "sweep.storage",
-            f"'{engine.dialect.name}' is not supported; use sqlite:///FILE or "
+            f"'{backend}' is not supported; use sqlite:///FILE or "
             "postgresql+psycopg://USER:PASSWORD@HOST/DB",
         )
     try:
-        with database_lock(engine, url, "optuna-schema"):
+        engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    except Exception as ex:  # a missing driver, a malformed option
+        raise ConfigError("sweep.storage", f"cannot open {redact(url)} ({_reason(ex)})") from None
+    try:
+        with database_lock(engine, url, "optuna-schema"), warnings.catch_warnings():
+            # Heartbeats are "experimental" since Optuna 2.9; relied on knowingly.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             storage = optuna.storages.RDBStorage(
                 url,
                 engine_kwargs={"pool_pre_ping": True},

@@ -70,11 +70,11 @@ class Tracker:
 
         check_reachable(uri)
         self.uri = uri
-        self.client = MlflowClient(tracking_uri=uri)
         # A fresh SQLite store is migrated by its first user; workers that start together take
         # turns (MLflow's migration is not safe to run twice at once).
         path = sqlite_path(uri) if uri.startswith("sqlite:") else None
         with file_lock(path.with_name(path.name + ".lock")) if path else contextlib.nullcontext():
+            self.client = MlflowClient(tracking_uri=uri)
             self.experiment_id = self._experiment(experiment, create)
         self.artifact_uris: dict[str, str] = {}  # of the runs this tracker created
 
