@@ -144,8 +144,8 @@ class Sweep:
             self.sender.call(Tracker.delete_runs, [run_id])
 
     def recover(self) -> None:
-        """Fail trials of dead workers and delete the child runs of failed trials (this
-        study's runs only, found by the study's unique id)."""
+        """Fail trials of dead workers and delete the child runs of failed trials, and any
+        parent that is not the study's (this study's runs only, found by its unique id)."""
         if self.study.storage is not None:
             retrying(self.heartbeat.beat)  # this worker's own trials are fresh when judged
             retrying(fail_stale, self.study.storage, self.study.optuna, self.study.id)
@@ -154,9 +154,13 @@ class Sweep:
             self.cleaned = retrying(self.study.attr, studies.CLEANED) or 0
         if len(failed) > self.cleaned:
             numbers = {t.number for t in failed}
+            winner = retrying(self.study.attr, studies.PARENT)
             runs = self.sender.call(study_runs, self.study.uid).result()
             stale = [r.run_id for r in runs
-                     if int(r.tags.get("optuna.trial_number", -1)) in numbers]  # fmt: skip
+                     if int(r.tags.get("optuna.trial_number", -1)) in numbers
+                     # the parent a dead worker created but never recorded in the study
+                     or (r.tags.get("sweep.role") == "parent" and winner not in (None, r.run_id))
+                     ]  # fmt: skip
             self.sender.call(Tracker.delete_runs, stale).result()
             retrying(self.study.optuna.set_user_attr, studies.CLEANED, len(failed))
         self.cleaned = len(failed)

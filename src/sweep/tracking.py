@@ -216,5 +216,12 @@ class Tracker:
         return [m.value for m in points]
 
     def delete_runs(self, run_ids: list[str]) -> None:
+        """Delete these runs; one already deleted (by another worker) is no error."""
+        from mlflow.exceptions import MlflowException
+
         for run_id in run_ids:
-            self.client.delete_run(run_id)
+            try:
+                self.client.delete_run(run_id)
+            except MlflowException:
+                if self.client.get_run(run_id).info.lifecycle_stage != "deleted":
+                    raise
