@@ -24,6 +24,15 @@ BAD = [
     (["optimizer.momentum=0.5"], "optimizer.momentum: unknown key; allowed: lr"),
     (["optimizer=sgd", "optimizer.momentum=1.5"], "optimizer.momentum: must be a number in"),
     (["data=csv"], "data.path: a value is required"),
+    (
+        ["sweep.heartbeat_interval=5", "sweep.grace_period=8"],
+        "sweep.grace_period: must be at least 2 x sweep.heartbeat_interval = 10 (got 8)",
+    ),
+    (
+        ["+experiment=lr_grid", "sweep.storage=mysql://u:hunter2@127.0.0.1/x"],
+        "sweep.storage: 'mysql' is not supported",
+    ),
+    (["+experiment=lr_grid", "sweep.max_retries=0"], "sweep.max_retries: must be an integer >= 1"),
 ]
 
 
