@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import optuna
 from omegaconf import OmegaConf
 
 from postgres import Postgres, free_port
@@ -103,6 +104,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp, Postgres(Path(tmp)) as pg:
         work = Path(tmp)
         walls: dict[int, list[float]] = {n: [] for n in args.workers}

@@ -119,7 +119,10 @@ class Sender:
 def serve(requests: Connection, replies: Connection, uri: str, experiment: str) -> None:
     """The sender process: read calls, run them on a small thread pool, reply with results."""
     from sweep.errors import one_line
+    from sweep.redact import guard_streams
     from sweep.tracking import Tracker, is_remote
+
+    guard_streams()  # MLflow's log lines and warnings from this process carry no password
 
     # MLflow's import overlaps with the sweep's start-up; the experiment is opened by the first
     # call, so a sweep that fails before its first call leaves nothing in the store.
