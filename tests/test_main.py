@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import sysconfig
+
 import pytest
 
-from conftest import run_sweep, runs_of
+from conftest import ROOT, run_sweep, runs_of
 
 BAD = [
     (["optimizer.lr=-1"], "optimizer.lr: must be a number > 0"),
@@ -65,3 +70,30 @@ def test_help_is_hydras(workdir):
     done = run_sweep("--help", cwd=workdir)
     assert done.returncode == 0
     assert "normalization: minmax, none, scale, standard" in done.stdout
+
+
+def test_a_plain_install_runs_the_lecture_from_any_directory(tmp_path):
+    """`pip install .` (not editable), as an image build does: the configs ship with the
+    package. The new venv borrows this one's dependencies through a path file (a directory
+    named in a .pth file is not a site dir, so this venv's editable sweep stays out)."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    [site] = list(venv.glob("lib/python*/site-packages"))
+    (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    python = venv / "bin" / "python"
+    installed = subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--no-deps", str(ROOT)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PYTHONPATH")}
+    done = subprocess.run([python, "-m", "sweep", "+experiment=lecture"], cwd=elsewhere, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[9] == "Epoch 5000, Loss 2.927647"
+    assert "params [5.3671, -17.3012]" in done.stdout
+    found = subprocess.run([python, "-c", "import sweep; print(sweep.__file__)"], cwd=elsewhere,
+                           capture_output=True, text=True, env=env)  # fmt: skip
+    assert found.stdout.startswith(str(site)), found.stdout

@@ -17,7 +17,9 @@ from omegaconf import DictConfig
 from sweep.config import register
 from sweep.redact import guard_job, guard_streams
 
-CONFIG_DIR = os.environ.get("SWEEP_CONFIG_DIR") or str(Path(__file__).resolve().parents[2] / "conf")
+# Shipped with the package (the top-level conf/ is a link to it), so an installed sweep runs
+# from any directory; a user's own configs come in through Hydra's --config-dir.
+CONFIG_DIR = os.environ.get("SWEEP_CONFIG_DIR") or str(Path(__file__).resolve().parent / "conf")
 FULL_ERROR = os.environ.get("HYDRA_FULL_ERROR") == "1"
 
 

@@ -1,0 +1,65 @@
+"""`python -m sweep`: compose the config with Hydra and hand it to the engine.
+
+Any failure becomes one line on stderr and exit status 2; `HYDRA_FULL_ERROR=1` shows the
+traceback instead.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from sweep.config import register
+from sweep.redact import guard_job, guard_streams
+
+# Shipped with the package (the top-level conf/ is a link to it), so an installed sweep runs
+# from any directory; a user's own configs come in through Hydra's --config-dir.
+CONFIG_DIR = os.environ.get("SWEEP_CONFIG_DIR") or str(Path(__file__).resolve().parent / "conf")
+FULL_ERROR = os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
+def fail(ex: BaseException) -> None:
+    """Report `ex` as one line and exit 2, unless the user asked for the full traceback."""
+    if FULL_ERROR:
+        raise ex
+    from sweep.errors import one_line
+
+    print(f"error: {one_line(ex)}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
+def app(cfg: DictConfig) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    from sweep.engine import run
+
+    hydra_cfg = HydraConfig.get()
+    guard_job(Path(hydra_cfg.runtime.output_dir), hydra_cfg.output_subdir)
+    try:
+        run(cfg)
+    except Exception as ex:  # inside the job, so Hydra adds no lines of its own
+        fail(ex)
+
+
+def main() -> None:
+    guard_streams()  # what MLflow, Optuna and SQLAlchemy print carries no URI's password
+    register()
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # composition errors reach us, not Hydra's printer
+    try:
+        app()
+    except Exception as ex:
+        fail(ex)
+    finally:
+        # Python's exit runs full collections over every object still alive: with torch,
+        # MLflow and pandas imported that took over a second after the work was done.
+        gc.freeze()
+
+
+if __name__ == "__main__":
+    main()

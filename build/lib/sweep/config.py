@@ -1,0 +1,222 @@
+"""Config schemas and the checks Hydra's types cannot express.
+
+Every group option in `conf/` starts from one of these dataclasses, so a value of the wrong
+type or an unknown key fails while Hydra composes; `validate` then checks ranges and the
+sweep space. Both kinds of failure end up as one `ConfigError` line (see `errors.py`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+# Groups whose option is itself a choice a sweep can vary.
+GROUPS = ("data", "normalization", "optimizer")
+
+
+class ConfigError(Exception):
+    """A bad value, reported as one line that names the key and what is allowed."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+
+
+@dataclass
+class ThermometerData:
+    pass
+
+
+@dataclass
+class CsvData:
+    path: str = MISSING
+    x: str = "t_u"
+    y: str = "t_c"
+
+
+@dataclass
+class NoNormalization:
+    pass
+
+
+@dataclass
+class ScaleNormalization:
+    factor: float = 0.1
+
+
+@dataclass
+class GD:
+    lr: float = 1e-2
+
+
+@dataclass
+class SGD:
+    lr: float = 1e-2
+    momentum: float = 0.0
+
+
+@dataclass
+class Adam:
+    lr: float = 1e-1
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+
+
+@dataclass
+class Train:
+    epochs: int = 5000
+    init_params: list[float] = field(default_factory=lambda: [1.0, 0.0])
+    seed: int = 0
+    val_fraction: float = 0.0
+
+
+@dataclass
+class Tracking:
+    uri: str = "sqlite:///mlflow.db"
+    experiment: str = "sweep"
+
+
+@dataclass
+class Pruner:
+    kind: str = "none"
+    n_startup_trials: int = 5
+    n_warmup_steps: int = 0
+    min_resource: int = 100
+    reduction_factor: int = 3
+
+
+@dataclass
+class Sweep:
+    space: dict[str, Any] = field(default_factory=dict)
+    sampler: str = "tpe"
+    pruner: Pruner = field(default_factory=Pruner)
+    n_trials: int | None = None
+    batch_size: int = 64
+    report_every: int = 500
+    storage: str = "${oc.env:SWEEP_STORAGE,sqlite:///optuna.db}"
+    study_name: str = "${name}"
+    seed: int = 0
+    heartbeat_interval: int = 5
+    grace_period: int = 20
+    max_retries: int = 3
+
+
+@dataclass
+class Root:
+    name: str = "sweep"
+    data: Any = MISSING
+    normalization: Any = MISSING
+    optimizer: Any = MISSING
+    train: Train = MISSING
+    tracking: Tracking = MISSING
+    sweep: Sweep = MISSING
+
+
+SCHEMAS: dict[str, dict[str, type]] = {
+    "data": {"thermometer": ThermometerData, "csv": CsvData},
+    "normalization": {
+        "none": NoNormalization,
+        "scale": ScaleNormalization,
+        "standard": NoNormalization,
+        "minmax": NoNormalization,
+    },
+    "optimizer": {"gd": GD, "sgd": SGD, "adam": Adam},
+}
+
+
+def register() -> None:
+    """Put the schemas where the YAML files' defaults lists look for them."""
+    cs = ConfigStore.instance()
+    cs.store(name="schema", node=Root)
+    for group, options in SCHEMAS.items():
+        for option, node in options.items():
+            cs.store(group=f"schema/{group}", name=option, node=node)
+    for group, node in (("train", Train), ("tracking", Tracking)):
+        cs.store(group="schema", name=group, node=node)
+    # A sweep's space takes any dotted key (checked by space.parse, with a better message
+    # than "key not in struct"), also when added on the command line: `sweep.space={...}`.
+    sweep = OmegaConf.structured(Sweep)
+    OmegaConf.set_struct(sweep.space, False)
+    cs.store(group="schema", name="sweep", node=sweep)
+
+
+def _positive(v: float) -> bool:
+    return v > 0
+
+
+def _unit(v: float) -> bool:
+    return 0 <= v < 1
+
+
+# Range rules for leaves whose type alone does not make them valid: key -> (allowed, test).
+RULES: dict[str, tuple[str, Any]] = {
+    "optimizer.lr": ("a number > 0", _positive),
+    "optimizer.momentum": ("a number in [0, 1)", _unit),
+    "optimizer.beta1": ("a number in [0, 1)", _unit),
+    "optimizer.beta2": ("a number in [0, 1)", _unit),
+    "optimizer.eps": ("a number > 0", _positive),
+    "normalization.factor": ("a number > 0", _positive),
+    "train.epochs": ("an integer >= 1", lambda v: v >= 1),
+    "train.val_fraction": ("a number in [0, 1)", _unit),
+    "train.init_params": ("two finite numbers [w, b]", lambda v: len(v) == 2),
+    "sweep.n_trials": ("an integer >= 1, or null for the whole grid", lambda v: v >= 1),
+    "sweep.batch_size": ("an integer >= 1", lambda v: v >= 1),
+    "sweep.report_every": ("an integer >= 1", lambda v: v >= 1),
+    "sweep.heartbeat_interval": ("an integer >= 1", lambda v: v >= 1),
+    "sweep.grace_period": ("an integer >= 2", lambda v: v >= 2),
+    "sweep.max_retries": ("an integer >= 1", lambda v: v >= 1),
+    "sweep.pruner.n_startup_trials": ("an integer >= 0", lambda v: v >= 0),
+    "sweep.pruner.n_warmup_steps": ("an integer >= 0", lambda v: v >= 0),
+    "sweep.pruner.min_resource": ("an integer >= 1", lambda v: v >= 1),
+    "sweep.pruner.reduction_factor": ("an integer >= 2", lambda v: v >= 2),
+}
+
+
+def check_value(key: str, value: Any) -> None:
+    """Raise ConfigError unless `value` is allowed at `key` (keys without a rule pass)."""
+    if key not in RULES or value is None:
+        return
+    allowed, test = RULES[key]
+    numbers = value if isinstance(value, list | tuple) else [value]
+    ok = all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers)
+    if not (ok and all(math.isfinite(n) for n in numbers) and test(value)):
+        raise ConfigError(key, f"must be {allowed} (got {value!r})")
+
+
+def leaves(node: Any, prefix: str = "") -> dict[str, Any]:
+    """Every leaf of a (resolved) config under its dotted key; lists count as leaves."""
+    if isinstance(node, DictConfig):
+        node = OmegaConf.to_container(node, resolve=True)
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(leaves(value, f"{dotted}."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def validate(cfg: DictConfig) -> None:
+    """Check every ranged leaf of a composed config (types were checked by the schema)."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(missing[0], f"a value is required (add {missing[0]}=...)")
+    for key, value in leaves(cfg).items():
+        if not key.startswith("sweep.space."):
+            check_value(key, value)
+    for key in ("tracking.uri", "tracking.experiment", "name"):
+        if not str(OmegaConf.select(cfg, key) or "").strip():
+            raise ConfigError(key, "must not be empty")
+    beat, grace = cfg.sweep.heartbeat_interval, cfg.sweep.grace_period
+    if grace < 2 * beat:
+        # One late beat must not make a live worker's trials look dead.
+        raise ConfigError(
+            "sweep.grace_period",
+            f"must be at least 2 x sweep.heartbeat_interval = {2 * beat} (got {grace})",
+        )

@@ -1,0 +1,167 @@
+"""A sweep's parent run in MLflow: one per study, whichever workers run it.
+
+Its run id lives in the study (`mlflow_parent_run_id`), written once under the study's lock.
+A worker that finds none creates a run while it trains its first batch (create, then
+reconcile): the first to record its run wins; a loser deletes its own and moves the children
+it began under the winner. Every MLflow call goes through the sender process.
+
+The parent holds the sweep's config and, once trials are done, the summary table (CSV), the
+plots, and the best trial's loss, params (as tags: params cannot change) and run id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from optuna.trial import TrialState
+
+from sweep.records import Trial, config_yaml, params_of
+from sweep.runs import RunRecord, StoredRun
+from sweep.sender import Pending, Sender
+from sweep.space import Space
+from sweep.storage import retrying
+from sweep.study import PARENT, PARENT_STATUS, Study
+from sweep.tracking import Tracker
+
+# Settings that may differ between invocations of one sweep: tags, refreshed each time.
+VOLATILE = ("sweep.n_trials", "sweep.batch_size", "sweep.report_every", "sweep.heartbeat_interval",
+            "sweep.grace_period", "sweep.max_retries", "sweep.storage")  # fmt: skip
+BEST_CURVES = 5
+
+
+def study_runs(tracker: Tracker, uid: str) -> list[StoredRun]:
+    """Every active run of the study with this unique id (a sender call)."""
+    return tracker.find_runs(**{"sweep.study_uid": uid})
+
+
+class Parent:
+    def __init__(
+        self, sender: Sender, study: Study, cfg: DictConfig, choices: dict, space: Space
+    ) -> None:
+        self.sender, self.study, self.space = sender, study, space
+        config = OmegaConf.to_container(cfg, resolve=True)
+        trial = Trial(study.name, config, choices)
+        tags = {k: v for k, v in params_of(trial).items() if k in VOLATILE}
+        tags |= {"sweep.role": "parent", "optuna.study": study.name, "sweep.study_uid": study.uid,
+                 "sweep.space_keys": json.dumps(space.keys),
+                 "sweep.started": time.strftime("%Y-%m-%dT%H:%M:%S")}  # fmt: skip
+        params = params_of(trial, (*VOLATILE, *space.keys))
+        artifacts = {"config.yaml": config_yaml(config, choices).encode()}
+        self.record = RunRecord(study.name, params=params, tags=tags, artifacts=artifacts)
+        self.known: str | None = None  # the id the study held when this worker opened it
+        self.pending: Pending | None = None
+        self.begun: list[Pending] = []  # children begun before the parent was settled
+        self._run_id: str | None = None
+
+    def open(self) -> Pending | str:
+        """What a child's creation names as its parent: the run id once settled, before that
+        the call that creates (or reopens) the parent."""
+        if self._run_id is not None:
+            return self._run_id
+        if self.pending is None:
+            self.known = retrying(self.study.attr, PARENT)
+            if self.known is None:
+                self.pending = self.sender.call(Tracker.create, self.record)
+            else:
+                self.pending = self.sender.call(Tracker.reopen, self.known, self.record)
+        return self.pending
+
+    def child_tags(self, trial: Trial) -> dict[str, str]:
+        """The study, its unique id, the trial, and the worker (host:pid) that trains it."""
+        return {"optuna.study": self.study.name, "sweep.study_uid": self.study.uid,
+                "optuna.trial_number": str(trial.number),
+                "sweep.worker": f"{socket.gethostname()}:{os.getpid()}"}  # fmt: skip
+
+    def began(self, child: Pending) -> None:
+        if self._run_id is None:
+            self.begun.append(child)
+
+    @property
+    def run_id(self) -> str:
+        """The study's parent run, settled with the other workers on first use."""
+        if self._run_id is None:
+            mine = self.open().result()
+            self._run_id = mine if mine == self.known else retrying(self._settle, mine)
+            retrying(self.study.optuna.set_user_attr, PARENT_STATUS, "RUNNING")
+            self.begun = []
+        return self._run_id
+
+    def _settle(self, mine: str) -> str:
+        with self.study.lock():
+            winner = self.study.attr(PARENT)
+            if winner in (None, self.known):
+                self.study.optuna.set_user_attr(PARENT, mine)
+                return mine
+        self.sender.call(Tracker.delete_runs, [mine])
+        for child in self.begun:
+            self.sender.call(Tracker.set_parent, child, winner)
+        return winner
+
+    def end(self, status: str) -> None:
+        """Mark the parent FINISHED, KILLED or FAILED (settled first if this worker opened it)."""
+        run_id = self.run_id if self.pending is not None else self.study.attr(PARENT)
+        if run_id is not None:
+            self.sender.call(Tracker.set_status, run_id, status).result()
+            retrying(self.study.optuna.set_user_attr, PARENT_STATUS, status)
+
+    def finish(self, trained: int, table: Callable[[], Any], curves: dict[str, list[float]]) -> Any:
+        """The summary `table()`, read under the study's lock so that workers finishing
+        together write in order (the last one writes every trial): on the parent when this
+        worker trained anything; and the parent FINISHED when no trial runs anywhere."""
+        if self.pending is not None:
+            self.run_id  # noqa: B018 - settled before the lock is taken (settling takes it)
+        with self.study.lock():
+            frame = table()
+            if trained:
+                self.sender.call(Tracker.write, self.run_id, self._summary(frame, curves)).result()
+            running = self.study.trials(TrialState.RUNNING)
+            if not running and self.study.attr(PARENT_STATUS) != "FINISHED":
+                self.end("FINISHED")
+        return frame
+
+    def _summary(self, frame: Any, known: dict[str, list[float]]) -> RunRecord:
+        from sweep import report
+
+        completed = frame[frame["status"] == "completed"]
+        best = completed.head(BEST_CURVES)
+        asked = {r.run_id: self.sender.call(Tracker.history, r.run_id, "loss")
+                 for r in best.itertuples() if r.run_id not in known}  # fmt: skip
+        curves = {
+            f"t{row.trial:03d} {row.final_loss:.6g}": known.get(row.run_id)
+            or asked[row.run_id].result()
+            for row in best.itertuples()
+        }
+        record = RunRecord(self.study.name, artifacts=report.parent_artifacts(frame, curves))
+        counts = frame["status"].value_counts()
+        record.metrics = {f"n_{s}": float(counts.get(s, 0)) for s in report.STATUSES}
+        if len(completed):
+            top = completed.iloc[0]
+            for key in ("final_loss", "w_raw", "b_raw"):
+                record.metrics[f"best_{key}"] = float(top[key])
+            record.tags = {"best.trial": str(top["trial"]), "best.run_id": str(top["run_id"])}
+            keys = dict.fromkeys([*self.space.keys, *report.ALWAYS])
+            record.tags |= {f"best.{k}": str(top[k]) for k in keys}
+        return record
+
+    def shown_id(self) -> str | None:
+        """The parent's id as far as it is known, without creating one."""
+        return self._run_id or self.study.attr(PARENT)
+
+    def write_table(self, frame: Any, output_dir: str, trained: int) -> None:
+        from sweep import report
+
+        path = Path(output_dir) / "summary.csv"
+        frame.to_csv(path, index=False)
+        print(report.summary_text(frame))
+        print(
+            f"Trained {trained} trials in this run. Parent run {self.shown_id()} "
+            f"('{self.study.name}')."
+        )
+        print(f"Summary table: {path}")

@@ -1,0 +1,79 @@
+"""What a run holds, as plain data: a `RunRecord` to write (names, strings and floats; no
+torch, so it pickles and can be spooled and replayed), a `StoredRun` read back, and how a
+record is checked and packed into MLflow's log-batch requests."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+MAX_ENTITIES = 1000  # MLflow's log-batch limits
+MAX_PARAMS_TAGS = 100
+
+
+@dataclass
+class RunRecord:
+    """Everything one MLflow run holds."""
+
+    name: str
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    series: dict[str, list[float]] = field(default_factory=dict)  # step i+1 holds value i
+    metrics: dict[str, float] = field(default_factory=dict)
+    artifacts: dict[str, bytes] = field(default_factory=dict)  # file name -> content
+
+    def merge(self, more: RunRecord) -> RunRecord:
+        """This record followed by `more` (what a run holds once both are written)."""
+        return RunRecord(
+            self.name,
+            {**self.params, **more.params},
+            {**self.tags, **more.tags},
+            {**self.series, **more.series},
+            {**self.metrics, **more.metrics},
+            {**self.artifacts, **more.artifacts},
+        )
+
+
+@dataclass
+class StoredRun:
+    """A run as read back from the store."""
+
+    run_id: str
+    name: str
+    status: str
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+
+
+def check_finite(record: RunRecord) -> None:
+    """MLflow stores inf as 1.8e308 and NaN breaks its run page: neither is ever sent."""
+    values = [v for series in record.series.values() for v in series]
+    for name, value in [*record.metrics.items(), *(("series", v) for v in values)]:
+        if not math.isfinite(value):
+            raise ValueError(f"run {record.name}: refusing to log non-finite {name} ({value})")
+
+
+def batches(record: RunRecord, tags: dict[str, str]) -> Iterator[dict[str, list[dict]]]:
+    """log-batch payloads as the REST API takes them: params and tags first, then points,
+    final scalars last."""
+    now = int(time.time() * 1000)
+    points = [
+        {"key": key, "value": value, "timestamp": now, "step": step}
+        for key, values in record.series.items()
+        for step, value in enumerate(values, start=1)
+    ]
+    points += [
+        {"key": k, "value": v, "timestamp": now, "step": 0} for k, v in record.metrics.items()
+    ]
+    check_finite(record)
+    params = [{"key": k, "value": v} for k, v in record.params.items()]
+    tag_list = [{"key": k, "value": v} for k, v in tags.items()]
+    while params or tag_list or points:
+        p, params = params[:MAX_PARAMS_TAGS], params[MAX_PARAMS_TAGS:]
+        t, tag_list = tag_list[:MAX_PARAMS_TAGS], tag_list[MAX_PARAMS_TAGS:]
+        room = MAX_ENTITIES - len(p) - len(t)
+        m, points = points[:room], points[room:]
+        yield {"metrics": m, "params": p, "tags": t}

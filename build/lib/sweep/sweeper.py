@@ -1,0 +1,221 @@
+"""A sweep: batches of trials taken from the Optuna study, trained as one graph, logged to
+MLflow as children of the study's one parent run, then told to the study.
+
+Order per trial: take (under the study's lock) and beat, train, log the child run completely,
+tell with its run id and outcome. A worker killed in between leaves RUNNING trials whose
+heartbeats stop; whoever runs the sweep next (or a worker still running) fails them, deletes
+their half-logged child runs, and runs the points again, up to `sweep.max_retries` times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import time
+import warnings
+
+import optuna
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+from optuna.trial import TrialState
+
+from sweep import report, summary
+from sweep import study as studies
+from sweep.claims import take
+from sweep.engine import load_data, run_name, train_trials
+from sweep.heartbeats import Heartbeat, fail_stale
+from sweep.parent import Parent, study_runs
+from sweep.plan import Plan, plan_sweep
+from sweep.progress import Progress
+from sweep.records import Trial, begin_run, end_run, params_of
+from sweep.results import RunResult
+from sweep.sender import Sender
+from sweep.storage import retrying
+from sweep.tracking import Tracker, check_reachable
+
+log = logging.getLogger(__name__)
+
+
+def run_sweep(cfg: DictConfig, choices: dict[str, str], sender: Sender) -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress line says enough
+    # Optuna warns that heartbeats are meant for `optimize`; a sweep asks, beats and tells.
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+    plan = plan_sweep(cfg)
+    check_reachable(cfg.tracking.uri)
+    made_for = studies.identity(OmegaConf.to_container(cfg, resolve=True), choices, plan.space)
+    study = studies.open_study(cfg.sweep, plan.max_epochs, made_for)
+    sweep = Sweep(cfg, choices, plan, study, sender)
+    # What is imported and built by now lives until exit: spare every collection a pass over it.
+    gc.freeze()
+    try:
+        sweep.run()
+    except KeyboardInterrupt:
+        sweep.interrupted()
+        raise SystemExit(130) from None
+    except Exception:
+        sweep.failed()
+        raise
+    finally:
+        sweep.heartbeat.stop.set()
+    sweep.finish(HydraConfig.get().runtime.output_dir)
+
+
+class Sweep:
+    def __init__(
+        self, cfg: DictConfig, choices: dict, plan: Plan, study: studies.Study, sender: Sender
+    ) -> None:
+        self.cfg, self.plan, self.study, self.sender = cfg.sweep, plan, study, sender
+        self.heartbeat = Heartbeat(study.storage, self.cfg.heartbeat_interval)
+        self.parent = Parent(sender, study, cfg, choices, plan.space)
+        self.columns = [*plan.space.keys, *report.ALWAYS]  # the summary's params
+        self.in_flight: list[list] = []  # [optuna trial, result, logging future]
+        self.trained, self.train_seconds = 0, 0.0
+        self.curves: dict[str, list[float]] = {}  # run id -> loss curve, for the parent's plot
+        self.cleaned: int | None = None  # FAIL trials whose child runs are deleted
+
+    def best(self) -> float | None:
+        return min((t.value for t in self.study.trials(TrialState.COMPLETE)), default=None)
+
+    def run(self) -> None:
+        progress = None
+        try:
+            while True:
+                # A dead worker's trials fail here and their half-logged child runs go, before
+                # their grid points are queued again.
+                self.recover()
+                taken, tally = retrying(take, self.study, self.cfg.batch_size,
+                                        self.plan.space.distributions, self.plan.grid,
+                                        self.plan.total, self.cfg.max_retries)  # fmt: skip
+                if progress is None:
+                    progress = Progress(tally.total, tally.done + tally.failed)
+                progress.update(tally.done + tally.failed, retrying(self.best))
+                if taken:
+                    self.batch(taken)
+                elif tally.running == 0:
+                    return
+                else:  # trials of other workers, or of a dead one whose heartbeat will expire
+                    time.sleep(self.cfg.heartbeat_interval)
+        finally:
+            if progress is not None:
+                progress.close()
+
+    def params(self, trial: Trial) -> dict[str, str]:
+        return {k: v for k, v in params_of(trial).items() if k in self.columns}
+
+    def batch(self, taken: list) -> None:
+        """Train the trials taken as one graph, log them, tell them."""
+        ids = [t._trial_id for t in taken]
+        retrying(self.heartbeat.add, ids)
+        self.in_flight, trials, runs = [], [], []
+        parent = self.parent.open()
+        for optuna_trial in taken:
+            self.in_flight.append([optuna_trial, None, None])
+            config, choices = self.plan.composer.compose(optuna_trial.params)
+            name = run_name(config, choices, optuna_trial.number)
+            trials.append(Trial(name, config, choices, optuna_trial.number))
+            # Its child run is created (params, tags, config) while the rest are trained.
+            tags = self.parent.child_tags(trials[-1])
+            runs.append(self.sender.call(begin_run, trials[-1], tags, parent))
+            self.parent.began(runs[-1])
+        on_report = None if self.cfg.pruner.kind == "none" else _reporter(taken)
+
+        def ended(i: int, result: RunResult) -> None:  # shipped while longer trials train
+            self.in_flight[i][1:] = [result, self.sender.call(end_run, runs[i], trials[i], result)]
+
+        data = load_data(trials)  # the first batch imports torch here
+        started = time.perf_counter()
+        train_trials(trials, data, self.cfg.report_every, on_report, ended)
+        self.train_seconds += time.perf_counter() - started
+        self.parent.run_id  # noqa: B018 - settled with other workers before anything is told
+        for trial in trials:
+            optuna_trial, result, future = self.in_flight[0]
+            self.tell(optuna_trial, result, future.result(), self.params(trial))
+            self.in_flight.pop(0)
+        self.heartbeat.remove(ids)
+
+    def tell(self, optuna_trial, result: RunResult, run_id: str, params: dict) -> None:
+        told = retrying(studies.tell, self.study.optuna, optuna_trial, result, run_id, params)
+        if told:
+            self.trained += 1
+            if result.status == "completed":
+                self.curves[run_id] = result.losses
+        else:  # failed meanwhile by a worker that took this one for dead: its point runs again
+            self.sender.call(Tracker.delete_runs, [run_id])
+
+    def recover(self) -> None:
+        """Fail trials of dead workers and delete the child runs of failed trials, and any
+        parent that is not the study's (this study's runs only, found by its unique id)."""
+        if self.study.storage is not None:
+            retrying(self.heartbeat.beat)  # this worker's own trials are fresh when judged
+            retrying(fail_stale, self.study.storage, self.study.optuna, self.study.id)
+        failed = retrying(self.study.trials, TrialState.FAIL)
+        if self.cleaned is None:
+            self.cleaned = retrying(self.study.attr, studies.CLEANED) or 0
+        if len(failed) > self.cleaned:
+            numbers = {t.number for t in failed}
+            winner = retrying(self.study.attr, studies.PARENT)
+            runs = self.sender.call(study_runs, self.study.uid).result()
+            stale = [r.run_id for r in runs
+                     if int(r.tags.get("optuna.trial_number", -1)) in numbers
+                     # the parent a dead worker created but never recorded in the study
+                     or (r.tags.get("sweep.role") == "parent" and winner not in (None, r.run_id))
+                     ]  # fmt: skip
+            self.sender.call(Tracker.delete_runs, stale).result()
+            retrying(self.study.optuna.set_user_attr, studies.CLEANED, len(failed))
+        self.cleaned = len(failed)
+
+    def interrupted(self) -> None:
+        """Ctrl-C: let the batch's logging finish and tell what was logged; fail the rest
+        (their runs, begun but never ended, are deleted)."""
+        self.sender.drain()  # waits until the batch's runs are logged and ended
+        for optuna_trial, result, future in self.in_flight:
+            if future is not None and future.exception() is None:
+                self.tell(optuna_trial, result, future.result(), {})
+            else:
+                self.study.optuna.tell(optuna_trial, state=TrialState.FAIL, skip_if_finished=True)
+        self.recover()
+        self.parent.end("KILLED")
+        self.sender.close()
+        print(f"Interrupted. Parent run {self.parent.shown_id()}; run the same command again to "
+              "resume.")  # fmt: skip
+
+    def failed(self) -> None:
+        """An error: this worker's trials fail now (they run again, up to sweep.max_retries)
+        and the parent (if it was created) is marked FAILED, not left RUNNING."""
+        with contextlib.suppress(Exception):
+            for optuna_trial, *_ in self.in_flight:
+                self.study.optuna.tell(optuna_trial, state=TrialState.FAIL, skip_if_finished=True)
+            self.parent.end("FAILED")
+        self.sender.close()
+
+    def finish(self, output_dir: str) -> None:
+        started = time.perf_counter()
+        frame = retrying(self.parent.finish, self.trained, self.table, self.curves)
+        self.sender.close()
+        self.parent.write_table(frame, output_dir, self.trained)
+        log.info("timings: training %.2f s, parent summary %.2f s",
+                 self.train_seconds, time.perf_counter() - started)  # fmt: skip
+
+    def table(self):
+        """The summary table as the study holds it now."""
+
+        def describe(values: dict) -> dict[str, str]:
+            return self.params(Trial("", *self.plan.composer.compose(values)))
+
+        rows = summary.rows(self.study.trials(), self.plan.grid, self.cfg.max_retries, describe)
+        return report.table(rows, self.plan.space.keys)
+
+
+def _reporter(asked: list):
+    """Per-epoch reports to Optuna; the trainer stops the runs the pruner prunes."""
+
+    def on_report(epoch: int, losses: dict[int, float]) -> set[int]:
+        pruned = set()
+        for i, loss in losses.items():
+            asked[i].report(loss, epoch)
+            if asked[i].should_prune():
+                pruned.add(i)
+        return pruned
+
+    return on_report

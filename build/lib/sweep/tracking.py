@@ -1,0 +1,227 @@
+"""MLflow, behind one narrow interface: what a run holds is a `RunRecord`, written by a
+`Tracker` (a sweep's writes go through `sweep.sender`, which runs a Tracker in its own process).
+
+Records are plain data (names, strings and floats; no torch), so what is sent can be pickled,
+spooled to disk and replayed. Per-epoch points travel in log-batch requests of at most 1000
+entities: against a tracking server a request costs milliseconds whatever it carries, so
+requests, not points, are the cost.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sweep.config import ConfigError
+from sweep.locks import file_lock, sqlite_path
+from sweep.redact import redact
+from sweep.runs import RunRecord, StoredRun, batches, check_finite
+
+# MLflow's usage telemetry wraps every client call, and ending a run against a server fetches
+# the run again only to print its link: a sweep makes thousands of calls and ends hundreds of
+# runs. Users who want either back set the variable themselves.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+
+
+def is_remote(uri: str) -> bool:
+    return urlsplit(uri).scheme in ("http", "https")
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast, as `tracking.uri`, when the tracking store cannot be used at all."""
+    parts = urlsplit(uri)
+    if is_remote(uri):
+        # Credentials in the URI (`http://user:password@host`) go in a header, as MLflow's
+        # client sends them.
+        host = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl().rstrip("/")
+        request = urllib.request.Request(f"{host}/health")
+        if parts.username is not None:
+            token = base64.b64encode(f"{parts.username}:{parts.password or ''}".encode())
+            request.add_header("Authorization", f"Basic {token.decode()}")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout):
+                return
+        except urllib.error.HTTPError as ex:
+            if ex.code < 500:
+                return  # the server answers; authentication and routes are MLflow's business
+            reason = f"HTTP {ex.code}"
+        except (urllib.error.URLError, OSError) as ex:
+            reason = str(getattr(ex, "reason", ex))
+        raise ConfigError("tracking.uri", f"cannot reach MLflow at {redact(uri)} ({reason})")
+    if parts.scheme == "sqlite":
+        path = Path(parts.path[1:] if parts.path.startswith("/") else parts.path)
+        if str(path) not in ("", ":memory:") and not path.parent.resolve().is_dir():
+            raise ConfigError("tracking.uri", f"no directory for the SQLite file in {uri}")
+
+
+class Tracker:
+    """One MLflow experiment on one tracking store."""
+
+    def __init__(self, uri: str, experiment: str, create: bool = True) -> None:
+        from mlflow.tracking import MlflowClient
+
+        check_reachable(uri)
+        self.uri = uri
+        # A fresh SQLite store is migrated by its first user; workers that start together take
+        # turns (MLflow's migration is not safe to run twice at once).
+        path = sqlite_path(uri) if uri.startswith("sqlite:") else None
+        with file_lock(path.with_name(path.name + ".lock")) if path else contextlib.nullcontext():
+            self.client = MlflowClient(tracking_uri=uri)
+            self.experiment_id = self._experiment(experiment, create)
+        self.artifact_uris: dict[str, str] = {}  # of the runs this tracker created
+
+    def _experiment(self, name: str, create: bool) -> str:
+        from mlflow.exceptions import MlflowException
+
+        found = self.client.get_experiment_by_name(name)
+        if found is None and not create:
+            raise ConfigError("experiment", f"no MLflow experiment '{name}' at {self.uri}")
+        if found is not None:
+            if found.lifecycle_stage == "deleted":
+                self.client.restore_experiment(found.experiment_id)
+            return found.experiment_id
+        try:
+            return self.client.create_experiment(name)
+        except MlflowException:  # another worker created it first
+            return self.client.get_experiment_by_name(name).experiment_id
+
+    def log_run(self, record: RunRecord, parent_id: str | None = None) -> str:
+        """Create, fill and finish one run."""
+        check_finite(record)
+        return self.complete(self.create(RunRecord(record.name), parent_id), record)
+
+    def create(self, record: RunRecord, parent_id: str | None = None) -> str:
+        """A new RUNNING run holding `record`; one that fails half-way is marked FAILED."""
+        tags = dict(record.tags)
+        if parent_id is not None:
+            tags["mlflow.parentRunId"] = parent_id
+        check_finite(record)  # before the run exists: a refused record leaves nothing behind
+        run = self.client.create_run(self.experiment_id, run_name=record.name, tags=tags)
+        self.artifact_uris[run.info.run_id] = run.info.artifact_uri
+        self._fill(run.info.run_id, record, {})  # its tags came with it
+        return run.info.run_id
+
+    def complete(self, run_id: str, record: RunRecord, status: str = "FINISHED") -> str:
+        """Add `record` to a run created earlier and end it (a record with a non-finite value
+        is refused by `batches` before any request, and the run is marked FAILED)."""
+        self._fill(run_id, record, record.tags)
+        self.client.set_terminated(run_id, status)
+        return run_id
+
+    def _fill(self, run_id: str, record: RunRecord, tags: dict[str, str]) -> None:
+        try:
+            self.write(run_id, record, tags)
+        except BaseException:
+            self.client.set_terminated(run_id, "FAILED")
+            raise
+
+    def write(self, run_id: str, record: RunRecord, tags: dict[str, str] | None = None) -> None:
+        """Add a record's params, tags, metrics and artifacts to an existing run."""
+        for batch in batches(record, record.tags if tags is None else tags):
+            self._log_batch(run_id, batch)
+        if not record.artifacts:
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, content in record.artifacts.items():
+                (Path(tmp) / name).write_bytes(content)
+            artifact_uri = self.artifact_uris.get(run_id)
+            if artifact_uri is None:
+                self.client.log_artifacts(run_id, tmp)
+            else:  # known since create_run: saves the client a get-run request per write
+                from mlflow.store.artifact.artifact_repository_registry import (
+                    get_artifact_repository,
+                )
+
+                get_artifact_repository(artifact_uri, tracking_uri=self.uri).log_artifacts(tmp)
+
+    def _log_batch(self, run_id: str, batch: dict[str, list[dict]]) -> None:
+        """One log-batch request. Against a server the JSON is written here, not through
+        MLflow's protobuf entities, which cost ten times more client CPU per point (CPU that a
+        sweep's machine would rather give the server); MLflow still sends it, with its
+        authentication, retries and error handling."""
+        from mlflow.protos.service_pb2 import LogBatch
+        from mlflow.store.tracking.rest_store import RestStore
+
+        store = self.client._tracking_client.store
+        if isinstance(store, RestStore):
+            store._call_endpoint(LogBatch, json.dumps({"run_id": run_id, **batch}))
+            return
+        from mlflow.entities import Metric, Param, RunTag
+
+        self.client.log_batch(
+            run_id,
+            metrics=[
+                Metric(m["key"], m["value"], m["timestamp"], m["step"]) for m in batch["metrics"]
+            ],
+            params=[Param(**p) for p in batch["params"]],
+            tags=[RunTag(**t) for t in batch["tags"]],
+        )
+
+    def reopen(self, run_id: str, record: RunRecord) -> str:
+        """A sweep's parent, RUNNING again with `record`'s tags refreshed; a new run holding
+        `record` when that run is gone (deleted in the UI, or another tracking store)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            gone = self.client.get_run(run_id).info.lifecycle_stage == "deleted"
+        except MlflowException:
+            gone = True
+        if gone:
+            return self.create(record)
+        self.set_status(run_id, "RUNNING")
+        self.write(run_id, RunRecord(record.name, tags=record.tags))
+        return run_id
+
+    def set_parent(self, run_id: str, parent_id: str) -> None:
+        """Move a run under another parent (the parent is a tag)."""
+        self.client.set_tag(run_id, "mlflow.parentRunId", parent_id)
+
+    def set_status(self, run_id: str, status: str) -> None:
+        """RUNNING again (a resumed parent), or FINISHED / FAILED / KILLED with an end time."""
+        if status == "RUNNING":
+            self.client.update_run(run_id, status="RUNNING")
+        else:
+            self.client.set_terminated(run_id, status)
+
+    def find_runs(self, **tags: str) -> list[StoredRun]:
+        """Active runs of the experiment whose tags have these values (keys may hold dots)."""
+        from mlflow.entities import ViewType
+
+        clauses = [f"tags.`{k}` = '{v}'" for k, v in tags.items()]
+        found, token = [], None
+        while True:
+            page = self.client.search_runs(
+                [self.experiment_id], " AND ".join(clauses), ViewType.ACTIVE_ONLY,
+                max_results=1000, page_token=token,
+            )  # fmt: skip
+            found += [
+                StoredRun(r.info.run_id, r.info.run_name, r.info.status,
+                          r.data.params, r.data.metrics, r.data.tags)
+                for r in page
+            ]  # fmt: skip
+            token = page.token
+            if not token:
+                return found
+
+    def history(self, run_id: str, key: str) -> list[float]:
+        points = sorted(self.client.get_metric_history(run_id, key), key=lambda m: m.step)
+        return [m.value for m in points]
+
+    def delete_runs(self, run_ids: list[str]) -> None:
+        """Delete these runs; one already deleted (by another worker) is no error."""
+        from mlflow.exceptions import MlflowException
+
+        for run_id in run_ids:
+            try:
+                self.client.delete_run(run_id)
+            except MlflowException:
+                if self.client.get_run(run_id).info.lifecycle_stage != "deleted":
+                    raise
