@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench clean
+.PHONY: run test serve lint format bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(VENV)/.dev: $(VENV)/.installed
 
 run: $(VENV)/.installed
 	$(BIN)/python -m sweep +experiment=lr_grid
+
+# A local tracking server and dashboard on the embedded store that `make run` writes.
+serve: $(VENV)/.installed
+	$(BIN)/python scripts/serve_mlflow.py --dir . --port 5000 --artifacts mlartifacts
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
