@@ -26,19 +26,23 @@ def start(
     workers: int = 1,
     backend_store_uri: str | None = None,
     artifacts: Path | None = None,
+    env: dict[str, str] | None = None,
+    app_name: str | None = None,
 ) -> subprocess.Popen:
     """Start the server with its log and backend store in `workdir` (a SQLite file, unless
     `backend_store_uri` names another) and proxied artifacts in `artifacts` (default
-    `workdir`/artifacts)."""
+    `workdir`/artifacts); `app_name="basic-auth"` with `env` holding the admin password and a
+    secret key turns MLflow's basic auth on."""
     workdir.mkdir(parents=True, exist_ok=True)
     backend = backend_store_uri or f"sqlite:///{workdir.resolve() / 'mlflow.db'}"
     # No job runner: it starts ~8 processes that a 2-core machine would rather not feed.
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
     log = open(workdir / "mlflow-server.log", "ab")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(workers), "--backend-store-uri", backend,
-         "--artifacts-destination", str((artifacts or workdir / "artifacts").resolve())],
+         "--artifacts-destination", str((artifacts or workdir / "artifacts").resolve()),
+         *(["--app-name", app_name] if app_name else [])],
         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir,
     )  # fmt: skip
     deadline = time.monotonic() + 120

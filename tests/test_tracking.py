@@ -8,8 +8,9 @@ import math
 import pytest
 
 from sweep.config import ConfigError
+from sweep.reachable import check_reachable
 from sweep.runs import RunRecord
-from sweep.tracking import Tracker, check_reachable
+from sweep.tracking import Tracker
 
 from conftest import client_for, runs_of
 

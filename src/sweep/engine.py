@@ -59,8 +59,9 @@ def run(cfg: DictConfig) -> None:
 
 
 def run_single(cfg: DictConfig, choices: dict[str, str]) -> None:
+    from sweep.reachable import check_reachable
     from sweep.records import run_record
-    from sweep.tracking import Tracker, check_reachable
+    from sweep.tracking import Tracker
 
     config = OmegaConf.to_container(cfg, resolve=True)
     trial = Trial(run_name(config, choices), config, choices)

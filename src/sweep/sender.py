@@ -119,8 +119,9 @@ class Sender:
 def serve(requests: Connection, replies: Connection, uri: str, experiment: str) -> None:
     """The sender process: read calls, run them on a small thread pool, reply with results."""
     from sweep.errors import one_line
+    from sweep.reachable import is_remote
     from sweep.redact import guard_streams
-    from sweep.tracking import Tracker, is_remote
+    from sweep.tracking import Tracker
 
     guard_streams()  # MLflow's log lines and warnings from this process carry no password
 

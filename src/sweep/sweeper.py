@@ -28,11 +28,12 @@ from sweep.heartbeats import Heartbeat, fail_stale
 from sweep.parent import Parent, study_runs
 from sweep.plan import Plan, plan_sweep
 from sweep.progress import Progress
+from sweep.reachable import check_reachable
 from sweep.records import Trial, begin_run, end_run, params_of
 from sweep.results import RunResult
 from sweep.sender import Sender
 from sweep.storage import retrying
-from sweep.tracking import Tracker, check_reachable
+from sweep.tracking import Tracker
 
 log = logging.getLogger(__name__)
 

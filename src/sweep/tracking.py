@@ -9,19 +9,15 @@ requests, not points, are the cost.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from sweep.config import ConfigError
 from sweep.locks import file_lock, sqlite_path
-from sweep.redact import redact
+from sweep.reachable import check_reachable
 from sweep.runs import RunRecord, StoredRun, batches, check_finite
 
 # MLflow's usage telemetry wraps every client call, and ending a run against a server fetches
@@ -29,37 +25,6 @@ from sweep.runs import RunRecord, StoredRun, batches, check_finite
 # runs. Users who want either back set the variable themselves.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-
-
-def is_remote(uri: str) -> bool:
-    return urlsplit(uri).scheme in ("http", "https")
-
-
-def check_reachable(uri: str, timeout: float = 5.0) -> None:
-    """Fail fast, as `tracking.uri`, when the tracking store cannot be used at all."""
-    parts = urlsplit(uri)
-    if is_remote(uri):
-        # Credentials in the URI (`http://user:password@host`) go in a header, as MLflow's
-        # client sends them.
-        host = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl().rstrip("/")
-        request = urllib.request.Request(f"{host}/health")
-        if parts.username is not None:
-            token = base64.b64encode(f"{parts.username}:{parts.password or ''}".encode())
-            request.add_header("Authorization", f"Basic {token.decode()}")
-        try:
-            with urllib.request.urlopen(request, timeout=timeout):
-                return
-        except urllib.error.HTTPError as ex:
-            if ex.code < 500:
-                return  # the server answers; authentication and routes are MLflow's business
-            reason = f"HTTP {ex.code}"
-        except (urllib.error.URLError, OSError) as ex:
-            reason = str(getattr(ex, "reason", ex))
-        raise ConfigError("tracking.uri", f"cannot reach MLflow at {redact(uri)} ({reason})")
-    if parts.scheme == "sqlite":
-        path = Path(parts.path[1:] if parts.path.startswith("/") else parts.path)
-        if str(path) not in ("", ":memory:") and not path.parent.resolve().is_dir():
-            raise ConfigError("tracking.uri", f"no directory for the SQLite file in {uri}")
 
 
 class Tracker:
