@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test serve lint format bench clean
+.PHONY: run test serve compose-test lint format bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,15 @@ test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# The real stack (docker-compose.yml): up with 2 workers, checked through its ports, down -v.
+# Needs a Docker API; on machines without Docker, `../shared/container/engine up` first (the
+# script reads `engine env` itself). TORCH_INDEX_URL is the image's torch index: empty means
+# pip's configured indexes (there, the stand-in base image's CPU wheel); elsewhere run
+# `make compose-test TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu`.
+TORCH_INDEX_URL ?=
+compose-test: $(VENV)/.dev
+	$(BIN)/python scripts/compose_test.py --torch-index-url '$(TORCH_INDEX_URL)'
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
