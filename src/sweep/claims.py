@@ -31,6 +31,11 @@ class Tally:
     done: int
     running: int  # by any worker, this one's new trials included
     failed: int  # given up after sweep.max_retries failed trials
+    best: float | None = None  # the best value of a completed trial
+
+
+def _best(trials: list[FrozenTrial]) -> float | None:
+    return min((t.value for t in trials if t.state == TrialState.COMPLETE), default=None)
 
 
 def params_key(trial: FrozenTrial | dict[str, Any]) -> str:
@@ -84,20 +89,22 @@ def take(
 ) -> tuple[list[optuna.Trial], Tally]:
     """Up to `n` trials, now RUNNING for this worker, and the study's tally after taking them."""
     with study.lock():
+        trials = study.trials()
         if grid is None:
-            done = len(study.trials(*DONE))
-            running = len(study.trials(TrialState.RUNNING))
+            done = sum(t.state in DONE for t in trials)
+            running = sum(t.state == TrialState.RUNNING for t in trials)
             room = max(0, min(n, total - done - running))
             taken = [study.optuna.ask(dict(distributions)) for _ in range(room)]
-            return taken, Tally(total, done, running + room, 0)
-        book = GridBook.read(study.trials(), grid, max_retries)
+            return taken, Tally(total, done, running + room, 0, _best(trials))
+        book = GridBook.read(trials, grid, max_retries)
         missing = [p for p in grid if book.open(key := params_key(p)) and key not in book.waiting]
         if missing:
             _enqueue(study.optuna, missing, distributions)
             book = GridBook.read(study.trials(), grid, max_retries)
         taken = _claim(study.optuna, list(book.waiting.values())[:n], distributions)
         running = len(book.running) + len(taken)
-        return taken, Tally(len(grid), len(book.done), running, len(book.given_up))
+        tally = Tally(len(grid), len(book.done), running, len(book.given_up), _best(trials))
+        return taken, tally
 
 
 def _enqueue(

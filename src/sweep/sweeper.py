@@ -75,9 +75,6 @@ class Sweep:
         self.curves: dict[str, list[float]] = {}  # run id -> loss curve, for the parent's plot
         self.cleaned: int | None = None  # FAIL trials whose child runs are deleted
 
-    def best(self) -> float | None:
-        return min((t.value for t in self.study.trials(TrialState.COMPLETE)), default=None)
-
     def run(self) -> None:
         progress = None
         try:
@@ -90,7 +87,7 @@ class Sweep:
                                         self.plan.total, self.cfg.max_retries)  # fmt: skip
                 if progress is None:
                     progress = Progress(tally.total, tally.done + tally.failed)
-                progress.update(tally.done + tally.failed, retrying(self.best))
+                progress.update(tally.done + tally.failed, tally.best)
                 if taken:
                     self.batch(taken)
                 elif tally.running == 0:
