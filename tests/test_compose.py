@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -100,21 +101,59 @@ def test_workers_run_the_sweep_against_the_server_and_the_optuna_database(servic
     assert "container_name" not in worker  # `--scale worker=N` needs generated names
 
 
+def shell(script: str) -> str:
+    """A service's script as the shell gets it: Compose's `$$` is `$`, continuations joined."""
+    return script.replace("$$", "$").replace("\\\n", " ")
+
+
+def server_command(script: str) -> list[str]:
+    """The `mlflow server ...` argv that the service's shell script execs."""
+    [line] = [line for line in shell(script).splitlines() if line.strip().startswith("exec mlflow")]
+    return shlex.split(line)[1:]
+
+
 def test_mlflow_server_settings(services):
     mlflow = services["mlflow"]
-    command = mlflow["command"]
+    assert mlflow["command"][:2] == ["sh", "-ec"]
+    command = server_command(mlflow["command"][2])
     assert command[:2] == ["mlflow", "server"]
     assert command[command.index("--workers") + 1] == "1"  # no 40 ms stall
     assert (
         command[command.index("--allowed-hosts") + 1] == "mlflow,mlflow:*,localhost:*,127.0.0.1:*"
     )
     assert command[command.index("--artifacts-destination") + 1] == "/data/mlartifacts"
+    assert command[-1] == "$@"  # --app-name, when basic auth is on
     assert {"type": "volume", "source": "mlartifacts", "target": "/data/mlartifacts"}.items() <= (
         mlflow["volumes"][0].items()
     )
     env = mlflow["environment"]
     assert env["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql+psycopg://mlflow:")
     assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+
+
+def test_basic_auth_is_off_unless_the_env_file_switches_it_on(services, tmp_path):
+    assert services["mlflow"]["environment"]["MLFLOW_APP_NAME"] == ""
+    assert services["worker"]["environment"]["MLFLOW_TRACKING_USERNAME"] == ""
+    auth = {
+        "MLFLOW_APP_NAME": "basic-auth",
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": "change-me-key",
+        "MLFLOW_AUTH_ADMIN_PASSWORD": "change-me-admin",
+        "MLFLOW_TRACKING_USERNAME": "admin",
+        "MLFLOW_TRACKING_PASSWORD": "change-me-admin",
+    }
+    env_file = tmp_path / "auth.env"
+    env_file.write_text((ROOT / ".env.example").read_text()
+                        + "".join(f"{k}={v}\n" for k, v in auth.items()))  # fmt: skip
+    done = compose_config(env_file)
+    assert done.returncode == 0, done.stderr
+    resolved = json.loads(done.stdout)["services"]
+    server = {k: v for k, v in resolved["mlflow"]["environment"].items() if k in auth}
+    worker = {k: v for k, v in resolved["worker"]["environment"].items() if k in auth}
+    assert server == {k: auth[k] for k in list(auth)[:3]}
+    assert worker == {k: auth[k] for k in list(auth)[3:]}
+    script = shell(resolved["mlflow"]["command"][2])
+    assert 'set -- --app-name "$MLFLOW_APP_NAME"' in script
+    assert "auth_cache_ttl_seconds = 60" in script  # uncached, each request hashes (PBKDF2)
 
 
 def test_postgres_keeps_its_data_in_a_named_volume_and_creates_both_databases(services):

@@ -61,7 +61,7 @@ def _authorization(parts) -> str | None:
         return f"Bearer {os.environ['MLFLOW_TRACKING_TOKEN']}"
     user = parts.username or os.environ.get("MLFLOW_TRACKING_USERNAME")
     password = parts.password or os.environ.get("MLFLOW_TRACKING_PASSWORD", "")
-    if user is None:
+    if not user:  # unset or empty, as MLflow's client reads them
         return None
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
