@@ -52,6 +52,7 @@ ENGINE = next(
 LONG_LIVED = ("postgres", "mlflow", "optuna-dashboard")
 EXPERIMENT = "lr_grid"
 GRID = 60  # 5 learning rates x 4 normalizations x 3 lengths
+LOGS = ROOT / "test-output" / "compose"
 IMAGE = "sweep:compose-test"  # one tag, reused by every run (layers stay cached)
 
 
@@ -415,9 +416,13 @@ def sweep(stack: Stack, args: argparse.Namespace, build: bool, label: str) -> di
     first = min(timestamp(c["State"]["StartedAt"]) for c in workers)
     last = max(timestamp(c["State"]["FinishedAt"]) for c in workers)
     figures[f"{label}: {EXPERIMENT} wall, {workers_n} worker(s)"] = (last - first).total_seconds()
-    logs = stack.compose("logs", "--no-color", "worker", capture=True)
+    logs = stack.compose("logs", "--no-color", "--timestamps", capture=True)
+    saved = LOGS / f"{stack.project}.log"
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text(logs)
+    print(f"  every service's log: {saved.relative_to(ROOT)}")
     for line in logs.splitlines():  # where each worker's time went (its own account)
-        if "timings:" in line or "] 60/60" in line or "Trained" in line:
+        if line.startswith("worker") and ("timings:" in line or "] 60/60" in line):
             print(f"  {line.strip()}")
     if stack.login:
         refused_login(stack, "http://mlflow:5000")

@@ -11,26 +11,20 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import Page, expect
+
+from browser import CHROMIUM, TIMEOUT_MS, chromium, goto, mlflow_training_mode
 
 from conftest import ROOT, client_for, free_port, run_sweep
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 SHOTS = ROOT / "test-output" / "screenshots"
-TIMEOUT_MS = 30_000  # any one navigation or wait
 STUDY = "ui_grid"  # names the MLflow experiment and the Optuna study
 N_CHILDREN = 8  # 2 learning rates x 4 normalizations x 1 length
 
@@ -79,15 +73,8 @@ def browser():
             "(apt-get install -y chromium); the browser tests need it and do not skip.",
             pytrace=False,
         )
-    with tempfile.TemporaryDirectory(prefix="ui-profile-") as profile, sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": 1600, "height": 1000},
-        )  # fmt: skip
-        context.set_default_timeout(TIMEOUT_MS)
-        context.set_default_navigation_timeout(TIMEOUT_MS)
+    with chromium() as context:
         yield context
-        context.close()
 
 
 @pytest.fixture
@@ -116,25 +103,9 @@ def save(page: Page, name: str, capsys) -> None:
         print(f"\nscreenshot: {path}")
 
 
-def goto(page: Page, url: str) -> None:
-    # `networkidle` never settles on MLflow's UI (a telemetry request stays open): wait for
-    # `load`, then for the page's own elements.
-    page.goto(url, wait_until="load")
-
-
 @pytest.fixture(scope="module")
 def mlflow_ui(browser, sweep, mlflow_server) -> str:
-    """The MLflow UI in "Model training" mode (a fresh profile opens in GenAI mode) with the
-    assistant panel closed; the choice lives in the profile, so it holds for later pages."""
-    page = browser.new_page()
-    goto(page, f"{mlflow_server}/#/experiments/{sweep.experiment_id}/runs")
-    page.get_by_text("Model training", exact=True).click()
-    expect(page.get_by_role("link", name="Runs", exact=True)).to_be_visible(timeout=TIMEOUT_MS)
-    # Cosmetic: the assistant opens by itself on a first visit and covers a quarter of the page.
-    close = page.locator('[data-component-id="mlflow.assistant.chat_panel.close"]')
-    with suppress(PlaywrightTimeout):
-        close.click(timeout=5_000)
-    page.close()
+    mlflow_training_mode(browser, f"{mlflow_server}/#/experiments/{sweep.experiment_id}/runs")
     return mlflow_server
 
 
