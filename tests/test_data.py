@@ -50,7 +50,7 @@ def test_csv_of_the_same_readings_gives_the_same_bits(tmp_path):
         ("", "t_u", "data.path", "not a readable CSV"),
     ],
 )
-@pytest.mark.parametrize("read", [load, lambda kind, cfg: check(kind, cfg, 0.0)])
+@pytest.mark.parametrize("read", [load, lambda kind, cfg: check(kind, cfg, 0.0, 0, {"standard"})])
 def test_bad_csv_names_the_key_and_the_problem(tmp_path, text, x, key, needle, read):
     path = write_csv(tmp_path, text)
     with pytest.raises(ConfigError) as info:
@@ -79,5 +79,5 @@ def test_split_too_small_is_an_error():
     with pytest.raises(ConfigError, match=r"train\.val_fraction"):
         split(load("thermometer", None), 0.05, 0)
     with pytest.raises(ConfigError, match=r"train\.val_fraction: 0.05 of 11 readings leaves 0"):
-        check("thermometer", None, 0.05)
-    check("thermometer", None, 0.2)  # 2 held out, 9 to train on
+        check("thermometer", None, 0.05, 0, set())
+    check("thermometer", None, 0.2, 0, {"minmax"})  # 2 held out, 9 to train on

@@ -38,6 +38,26 @@ BAD = [
         "sweep.storage: 'mysql' is not supported",
     ),
     (["+experiment=lr_grid", "sweep.max_retries=0"], "sweep.max_retries: must be an integer >= 1"),
+    (
+        ["data=csv", "data.path=const.csv", "normalization=standard"],
+        "normalization: 'standard' divides by the spread of 'const.csv' column 't_u', which is "
+        "constant; allowed here: none, scale",
+    ),
+    (  # seed 8 holds out the one reading that differs
+        [
+            "data=csv",
+            "data.path=split.csv",
+            "normalization=minmax",
+            "train.val_fraction=0.1",
+            "train.seed=8",
+        ],
+        "normalization: 'minmax' divides by the spread of 'split.csv' column 't_u', which is "
+        "constant in the training split; allowed here: none, scale",
+    ),
+    (  # a sweep over all four normalizations: refused before its parent run exists
+        ["+experiment=lr_grid", "data=csv", "data.path=const.csv"],
+        "normalization: 'minmax' divides by the spread of 'const.csv' column 't_u'",
+    ),
 ]
 
 
@@ -45,6 +65,8 @@ BAD = [
 def workdir(tmp_path):
     (tmp_path / "bad.csv").write_text("t_u,t_c,word,gap\n1,2,a,3\n2,3,b,\n3,4,c,5\n")
     (tmp_path / "one.csv").write_text("t_u,t_c\n1,2\n")
+    (tmp_path / "const.csv").write_text("t_u,t_c\n" + "5,1\n" * 4)
+    (tmp_path / "split.csv").write_text("t_u,t_c\n" + "2,1\n" * 9 + "9,3\n")
     return tmp_path
 
 

@@ -15,6 +15,9 @@ from sweep.config import ConfigError
 if TYPE_CHECKING:
     import torch
 
+# Normalizations fitted by dividing by the spread of the training inputs.
+SPREAD = {"standard", "minmax"}
+
 # The lecture's readings: t_c in Celsius, t_u in the unknown thermometer's units.
 T_C = [0.5, 14.0, 15.0, 28.0, 11.0, 8.0, 3.0, -4.0, 6.0, 13.0, 21.0]
 T_U = [35.7, 55.9, 58.2, 81.9, 56.3, 48.9, 33.9, 21.8, 48.4, 60.4, 68.4]
@@ -42,9 +45,32 @@ def load(kind: str, cfg: Any) -> Readings:
     return Readings(torch.tensor(t_u, dtype=torch.float32), torch.tensor(t_c, dtype=torch.float32))
 
 
-def check(kind: str, cfg: Any, val_fraction: float) -> None:
-    """Raise the ConfigError that loading and splitting these readings would raise."""
-    n_val(len(columns(kind, cfg)[0]), val_fraction)
+def check(kind: str, cfg: Any, val_fraction: float, seed: int, normalizations: set[str]) -> None:
+    """Raise the ConfigError that loading and splitting these readings, or fitting one of
+    `normalizations` on the training split, would raise."""
+    t_u = columns(kind, cfg)[0]
+    held_out = n_val(len(t_u), val_fraction)
+    spread = sorted(normalizations & SPREAD)
+    if spread and len(set(_training_inputs(t_u, val_fraction, seed))) == 1:
+        where = f"'{cfg.path}' column '{cfg.x}'" if kind == "csv" else "t_u"
+        part = " in the training split" if held_out else ""
+        raise ConfigError(
+            "normalization",
+            f"'{spread[0]}' divides by the spread of {where}, which is constant{part}; "
+            "allowed here: none, scale",
+        )
+
+
+def _training_inputs(t_u: list[float], val_fraction: float, seed: int) -> list[float]:
+    """The training split's inputs; torch (for the split's permutation) only when they could
+    all be equal: some value occurs at least as often as the split is long."""
+    held_out = n_val(len(t_u), val_fraction)
+    if not held_out or max(map(t_u.count, set(t_u))) < len(t_u) - held_out:
+        return t_u
+    import torch
+
+    readings = Readings(torch.tensor(t_u, dtype=torch.float32), torch.zeros(len(t_u)))
+    return split(readings, val_fraction, seed).train.t_u.tolist()
 
 
 def columns(kind: str, cfg: Any) -> tuple[list[float], list[float]]:

@@ -65,7 +65,8 @@ def run_single(cfg: DictConfig, choices: dict[str, str]) -> None:
 
     config = OmegaConf.to_container(cfg, resolve=True)
     trial = Trial(run_name(config, choices), config, choices)
-    datasets = load_data([trial])  # bad data fails here, before anything is tracked
+    check_data([trial])  # bad data fails here, before anything is tracked
+    datasets = load_data([trial])
     check_reachable(cfg.tracking.uri)
     t0 = time.perf_counter()
     [result] = train_trials([trial], datasets)
@@ -115,12 +116,17 @@ def _distinct_data(trials: Sequence[Trial]) -> dict[str, Trial]:
 
 
 def check_data(trials: Sequence[Trial]) -> None:
-    """Raise the ConfigError that `load_data` would raise, without importing torch."""
+    """Raise the ConfigError that loading the trials' data, or fitting their normalizations on
+    it, would raise (without torch, unless a training split could be constant)."""
     from sweep import data
 
-    for trial in _distinct_data(trials).values():
+    normalizations: dict[str, set[str]] = {}
+    for trial in trials:
+        normalizations.setdefault(_data_key(trial), set()).add(trial.choices["normalization"])
+    for key, trial in _distinct_data(trials).items():
         c = trial.config
-        data.check(trial.choices["data"], OmegaConf.create(c["data"]), c["train"]["val_fraction"])
+        data.check(trial.choices["data"], OmegaConf.create(c["data"]), c["train"]["val_fraction"],
+                   c["train"]["seed"], normalizations[key])  # fmt: skip
 
 
 def load_data(trials: Sequence[Trial]) -> dict:
