@@ -181,22 +181,25 @@ def test_a_killed_grid_resumes_and_runs_each_trial_once(tmp_path, mlflow_server)
     assert states.count(optuna.trial.TrialState.FAIL) >= 1  # the killed batch, run again
 
 
-def test_ctrl_c_ends_the_batch_cleanly_and_resumes(tmp_path, mlflow_server):
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_and_sigterm_end_the_batch_cleanly_and_resume(tmp_path, mlflow_server, sig, status):
+    name = f"stop{sig}"
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    args = ["+experiment=lr_grid", f"tracking.uri={mlflow_server}", "tracking.experiment=ctrlc",
-            "sweep.study_name=ctrlc", "sweep.batch_size=8",
+    args = ["+experiment=lr_grid", f"tracking.uri={mlflow_server}", f"tracking.experiment={name}",
+            f"sweep.study_name={name}", "sweep.batch_size=8",
             "sweep.space={train.epochs:[1000]}"]  # fmt: skip
-    code, out, err = interrupt_after(args, tmp_path, storage, "ctrlc", 4, signal.SIGINT)
-    assert code == 130, err
-    assert "Interrupted" in out and "Traceback" not in err
-    parents, children, _ = split_runs(mlflow_server, "ctrlc")
+    code, out, err = interrupt_after(args, tmp_path, storage, name, 4, sig)
+    assert code == status, err
+    assert "Interrupted" in out and "Traceback" not in err and err.strip() == ""
+    parents, children, _ = split_runs(mlflow_server, name)
     assert parents[0].info.status == "KILLED"
-    assert {c.info.status for c in children} <= {"FINISHED"}
-    told = completed_trials(storage, "ctrlc")
+    assert {c.info.status for c in children} <= {"FINISHED"}  # no RUNNING run left
+    told = completed_trials(storage, name)
     assert len(children) == told >= 4
+    assert "RUNNING" not in trial_states(storage, name)  # the claimed rest failed at once
     done = run_sweep(*args, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    parents, children, _ = split_runs(mlflow_server, "ctrlc")
+    parents, children, _ = split_runs(mlflow_server, name)
     assert len(children) == 20 and len({key(c) for c in children}) == 20
     assert parents[0].info.status == "FINISHED"
 

@@ -1,7 +1,9 @@
 """`python -m sweep`: compose the config with Hydra and hand it to the engine.
 
-Any failure becomes one line on stderr and exit status 2; `HYDRA_FULL_ERROR=1` shows the
-traceback instead.
+Exit statuses: 0 done; 2 bad input or config (one line, before anything is created); 1 a
+failure at run time (one line); 3 done, but some tracking data still waits in the spool (one
+line naming `python -m sweep.sync`); 130 Ctrl-C; 143 SIGTERM. `HYDRA_FULL_ERROR=1` shows the
+traceback instead of the line.
 """
 
 from __future__ import annotations
@@ -14,23 +16,29 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from sweep import signals
 from sweep.config import register
 from sweep.redact import guard_job, guard_streams
 
 # Shipped with the package (the top-level conf/ is a link to it), so an installed sweep runs
 # from any directory; a user's own configs come in through Hydra's --config-dir.
 CONFIG_DIR = os.environ.get("SWEEP_CONFIG_DIR") or str(Path(__file__).resolve().parent / "conf")
-FULL_ERROR = os.environ.get("HYDRA_FULL_ERROR") == "1"
+# The user's choice, kept for the sender process: this process sets HYDRA_FULL_ERROR=1 for
+# itself below, so that composition errors reach `fail`.
+FULL_ERROR = (
+    os.environ.setdefault("SWEEP_FULL_ERROR", os.environ.get("HYDRA_FULL_ERROR", "")) == "1"
+)
 
 
 def fail(ex: BaseException) -> None:
-    """Report `ex` as one line and exit 2, unless the user asked for the full traceback."""
+    """Report `ex` as one line and exit 2 (bad input) or 1, unless the user asked for the full
+    traceback."""
     if FULL_ERROR:
         raise ex
-    from sweep.errors import one_line
+    from sweep.errors import exit_status, one_line
 
     print(f"error: {one_line(ex)}", file=sys.stderr)
-    raise SystemExit(2)
+    raise SystemExit(exit_status(ex))
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
@@ -49,12 +57,15 @@ def app(cfg: DictConfig) -> None:
 
 def main() -> None:
     guard_streams()  # what MLflow, Optuna and SQLAlchemy print carries no URI's password
+    signals.install()  # SIGTERM as Ctrl-C
     register()
     os.environ["HYDRA_FULL_ERROR"] = "1"  # composition errors reach us, not Hydra's printer
     try:
         app()
     except Exception as ex:
         fail(ex)
+    except KeyboardInterrupt as ex:  # what was interrupted has said so; no traceback
+        raise SystemExit(signals.exit_status(ex)) from None
     finally:
         # Python's exit runs full collections over every object still alive: with torch,
         # MLflow and pandas imported that took over a second after the work was done.

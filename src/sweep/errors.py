@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from hydra.errors import MissingConfigException, OverrideParseException
+from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf.errors import (
     ConfigAttributeError,
     ConfigKeyError,
@@ -43,6 +43,12 @@ def one_line(ex: BaseException) -> str:
     else:
         text = _first_line(ex) or type(ex).__name__
     return redact(" ".join(text.split()))
+
+
+def exit_status(ex: BaseException) -> int:
+    """2 for bad input or config (found before anything is created), 1 for anything else."""
+    config = (ConfigError, HydraException, OmegaConfBaseException)
+    return 2 if isinstance(ex, config) or isinstance(ex.__cause__, config) else 1
 
 
 def _first_line(ex: BaseException) -> str:

@@ -145,7 +145,7 @@ def serve(requests: Connection, replies: Connection, uri: str, experiment: str) 
             args = tuple(results[a.token].result() if isinstance(a, Ref) else a for a in args)
             value = func(tracker(), *args)
         except BaseException as ex:
-            if os.environ.get("HYDRA_FULL_ERROR") == "1":  # as for the sweep: the traceback
+            if os.environ.get("SWEEP_FULL_ERROR") == "1":  # the user asked for tracebacks
                 traceback.print_exc()
             with lock:
                 replies.send((token, one_line(ex), None))

@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from sweep import report, summary
+from sweep import report, signals, summary
 from sweep import study as studies
 from sweep.claims import take
 from sweep.engine import load_data, run_name, train_trials
@@ -51,9 +51,9 @@ def run_sweep(cfg: DictConfig, choices: dict[str, str], sender: Sender) -> None:
     gc.freeze()
     try:
         sweep.run()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as ex:  # Ctrl-C or SIGTERM
         sweep.interrupted()
-        raise SystemExit(130) from None
+        raise SystemExit(signals.exit_status(ex)) from None
     except Exception:
         sweep.failed()
         raise
@@ -82,9 +82,11 @@ class Sweep:
                 # A dead worker's trials fail here and their half-logged child runs go, before
                 # their grid points are queued again.
                 self.recover()
-                taken, tally = retrying(take, self.study, self.cfg.batch_size,
-                                        self.plan.space.distributions, self.plan.grid,
-                                        self.plan.total, self.cfg.max_retries)  # fmt: skip
+                with signals.critical():  # what is claimed is in flight: failed if interrupted
+                    taken, tally = retrying(take, self.study, self.cfg.batch_size,
+                                            self.plan.space.distributions, self.plan.grid,
+                                            self.plan.total, self.cfg.max_retries)  # fmt: skip
+                    self.in_flight = [[t, None, None] for t in taken]
                 if progress is None:
                     progress = Progress(tally.total, tally.done + tally.failed)
                 progress.update(tally.done + tally.failed, tally.best)
@@ -105,10 +107,9 @@ class Sweep:
         """Train the trials taken as one graph, log them, tell them."""
         ids = [t._trial_id for t in taken]
         retrying(self.heartbeat.add, ids)
-        self.in_flight, trials, runs = [], [], []
+        trials, runs = [], []
         parent = self.parent.open()
         for optuna_trial in taken:
-            self.in_flight.append([optuna_trial, None, None])
             config, choices = self.plan.composer.compose(optuna_trial.params)
             name = run_name(config, choices, optuna_trial.number)
             trials.append(Trial(name, config, choices, optuna_trial.number))
@@ -128,8 +129,10 @@ class Sweep:
         self.parent.run_id  # noqa: B018 - settled with other workers before anything is told
         for trial in trials:
             optuna_trial, result, future = self.in_flight[0]
-            self.tell(optuna_trial, result, future.result(), self.params(trial))
-            self.in_flight.pop(0)
+            run_id = future.result()
+            with signals.critical():  # told and forgotten together: never told twice
+                self.tell(optuna_trial, result, run_id, self.params(trial))
+                self.in_flight.pop(0)
         self.heartbeat.remove(ids)
 
     def tell(self, optuna_trial, result: RunResult, run_id: str, params: dict) -> None:
@@ -164,14 +167,10 @@ class Sweep:
         self.cleaned = len(failed)
 
     def interrupted(self) -> None:
-        """Ctrl-C: let the batch's logging finish and tell what was logged; fail the rest
-        (their runs, begun but never ended, are deleted)."""
-        self.sender.drain()  # waits until the batch's runs are logged and ended
-        for optuna_trial, result, future in self.in_flight:
-            if future is not None and future.exception() is None:
-                self.tell(optuna_trial, result, future.result(), {})
-            else:
-                self.study.optuna.tell(optuna_trial, state=TrialState.FAIL, skip_if_finished=True)
+        """Ctrl-C or SIGTERM: let the batch's logging finish and tell what was logged; fail the
+        rest (their runs, begun but never ended, are deleted)."""
+        self.sender.drain()  # waits until the batch's runs are logged and ended (or spooled)
+        self.settle_in_flight()
         self.recover()
         self.parent.end("KILLED")
         self.sender.close()
@@ -179,13 +178,22 @@ class Sweep:
               "resume.")  # fmt: skip
 
     def failed(self) -> None:
-        """An error: this worker's trials fail now (they run again, up to sweep.max_retries)
-        and the parent (if it was created) is marked FAILED, not left RUNNING."""
+        """An error: trials already logged are told, the rest fail now (they run again, up to
+        sweep.max_retries), and the parent (if it was created) is marked FAILED, not left
+        RUNNING. Nothing waits for logging still under way."""
         with contextlib.suppress(Exception):
-            for optuna_trial, *_ in self.in_flight:
-                self.study.optuna.tell(optuna_trial, state=TrialState.FAIL, skip_if_finished=True)
+            self.settle_in_flight()
             self.parent.end("FAILED")
         self.sender.close()
+
+    def settle_in_flight(self) -> None:
+        """Tell the claimed trials whose child runs are logged; fail the others."""
+        for optuna_trial, result, future in self.in_flight:
+            if future is not None and future.done() and future.exception() is None:
+                self.tell(optuna_trial, result, future.result(), {})
+            else:
+                self.study.optuna.tell(optuna_trial, state=TrialState.FAIL, skip_if_finished=True)
+        self.in_flight = []
 
     def finish(self, output_dir: str) -> None:
         started = time.perf_counter()

@@ -84,8 +84,9 @@ class Tracker:
     def _fill(self, run_id: str, record: RunRecord, tags: dict[str, str]) -> None:
         try:
             self.write(run_id, record, tags)
-        except BaseException:
-            self.client.set_terminated(run_id, "FAILED")
+        except BaseException as ex:  # an interrupted run ends KILLED, a broken one FAILED
+            interrupted = isinstance(ex, KeyboardInterrupt)
+            self.client.set_terminated(run_id, "KILLED" if interrupted else "FAILED")
             raise
 
     def write(self, run_id: str, record: RunRecord, tags: dict[str, str] | None = None) -> None:
