@@ -79,6 +79,8 @@ class Train:
 class Tracking:
     uri: str = "sqlite:///mlflow.db"
     experiment: str = "sweep"
+    retry_seconds: float = 120.0  # a server silent this long: the sweep's logging is spooled
+    spool_dir: str = ".sweep/spool"
 
 
 @dataclass
@@ -164,6 +166,7 @@ RULES: dict[str, tuple[str, Any]] = {
     "train.epochs": ("an integer >= 1", lambda v: v >= 1),
     "train.val_fraction": ("a number in [0, 1)", _unit),
     "train.init_params": ("two finite numbers [w, b]", lambda v: len(v) == 2),
+    "tracking.retry_seconds": ("a number > 0", _positive),
     "sweep.n_trials": ("an integer >= 1, or null for the whole grid", lambda v: v >= 1),
     "sweep.batch_size": ("an integer >= 1", lambda v: v >= 1),
     "sweep.report_every": ("an integer >= 1", lambda v: v >= 1),
@@ -210,7 +213,7 @@ def validate(cfg: DictConfig) -> None:
     for key, value in leaves(cfg).items():
         if not key.startswith("sweep.space."):
             check_value(key, value)
-    for key in ("tracking.uri", "tracking.experiment", "name"):
+    for key in ("tracking.uri", "tracking.experiment", "tracking.spool_dir", "name"):
         if not str(OmegaConf.select(cfg, key) or "").strip():
             raise ConfigError(key, "must not be empty")
     beat, grace = cfg.sweep.heartbeat_interval, cfg.sweep.grace_period

@@ -47,13 +47,25 @@ def run(cfg: DictConfig) -> None:
         from sweep.sender import Sender
 
         # The sender process imports MLflow while this one imports torch and Optuna.
-        sender = Sender(cfg.tracking.uri, cfg.tracking.experiment)
+        t = cfg.tracking
+        sender = Sender(t.uri, t.experiment, t.spool_dir, t.retry_seconds)
         try:
             from sweep.sweeper import run_sweep
 
             run_sweep(cfg, choices, sender)
         finally:
             sender.close()
+        if sender.waiting:
+            from sweep.redact import redact
+            from sweep.spool import Spooled
+
+            sync = "python -m sweep.sync"
+            if t.spool_dir != ".sweep/spool":
+                sync += f" --spool-dir {t.spool_dir}"
+            raise Spooled(
+                f"tracking.uri: MLflow at {redact(t.uri)} did not answer; {sender.waiting} "
+                f"entries of this sweep wait in {t.spool_dir}/: send them with `{sync}`"
+            )
     else:
         run_single(cfg, choices)
 

@@ -46,7 +46,12 @@ def one_line(ex: BaseException) -> str:
 
 
 def exit_status(ex: BaseException) -> int:
-    """2 for bad input or config (found before anything is created), 1 for anything else."""
+    """2 for bad input or config (found before anything is created), 3 for a finished sweep
+    whose tracking data is partly still in the spool, 1 for anything else."""
+    from sweep.spool import Spooled
+
+    if isinstance(ex, Spooled):
+        return 3
     config = (ConfigError, HydraException, OmegaConfBaseException)
     return 2 if isinstance(ex, config) or isinstance(ex.__cause__, config) else 1
 

@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from sweep.records import Trial, config_yaml, params_of
 from sweep.runs import RunRecord, StoredRun
 from sweep.sender import Pending, Sender
 from sweep.space import Space
+from sweep.spool import RUN_KEY
 from sweep.storage import retrying
 from sweep.study import PARENT, PARENT_STATUS, Study
 from sweep.tracking import Tracker
@@ -51,7 +53,8 @@ class Parent:
         tags = {k: v for k, v in params_of(trial).items() if k in VOLATILE}
         tags |= {"sweep.role": "parent", "optuna.study": study.name, "sweep.study_uid": study.uid,
                  "sweep.space_keys": json.dumps(space.keys),
-                 "sweep.started": time.strftime("%Y-%m-%dT%H:%M:%S")}  # fmt: skip
+                 "sweep.started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                 RUN_KEY: uuid.uuid4().hex}  # fmt: skip
         params = params_of(trial, (*VOLATILE, *space.keys))
         artifacts = {"config.yaml": config_yaml(config, choices).encode()}
         self.record = RunRecord(study.name, params=params, tags=tags, artifacts=artifacts)
@@ -74,10 +77,12 @@ class Parent:
         return self.pending
 
     def child_tags(self, trial: Trial) -> dict[str, str]:
-        """The study, its unique id, the trial, and the worker (host:pid) that trains it."""
+        """The study, its unique id, the trial, the worker (host:pid) that trains it, and the
+        run's own key (kept if its creation has to wait in the spool)."""
         return {"optuna.study": self.study.name, "sweep.study_uid": self.study.uid,
                 "optuna.trial_number": str(trial.number),
-                "sweep.worker": f"{socket.gethostname()}:{os.getpid()}"}  # fmt: skip
+                "sweep.worker": f"{socket.gethostname()}:{os.getpid()}",
+                RUN_KEY: uuid.uuid4().hex}  # fmt: skip
 
     def began(self, child: Pending) -> None:
         if self._run_id is None:
@@ -133,11 +138,13 @@ class Parent:
         best = completed.head(BEST_CURVES)
         asked = {r.run_id: self.sender.call(Tracker.history, r.run_id, "loss")
                  for r in best.itertuples() if r.run_id not in known}  # fmt: skip
-        curves = {
-            f"t{row.trial:03d} {row.final_loss:.6g}": known.get(row.run_id)
-            or asked[row.run_id].result()
-            for row in best.itertuples()
-        }
+        curves = {}
+        for row in best.itertuples():
+            curve = known.get(row.run_id)
+            if curve is None and asked[row.run_id].exception() is None:
+                curve = asked[row.run_id].result()
+            if curve:  # another worker's, unknown here while the server is silent: left out
+                curves[f"t{row.trial:03d} {row.final_loss:.6g}"] = curve
         record = RunRecord(self.study.name, artifacts=report.parent_artifacts(frame, curves))
         counts = frame["status"].value_counts()
         record.metrics = {f"n_{s}": float(counts.get(s, 0)) for s in report.STATUSES}

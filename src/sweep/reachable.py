@@ -15,6 +15,10 @@ from sweep.config import ConfigError
 from sweep.redact import redact
 
 
+class Unreachable(ConfigError):
+    """The tracking server does not answer (at start: bad input; later: the spool's cue)."""
+
+
 def is_remote(uri: str) -> bool:
     return urlsplit(uri).scheme in ("http", "https")
 
@@ -34,11 +38,11 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
         _get(f"{host}/health", _authorization(parts), timeout)
     except urllib.error.HTTPError as ex:
         if ex.code >= 500:
-            raise ConfigError("tracking.uri", f"cannot reach MLflow at {redact(uri)} "
+            raise Unreachable("tracking.uri", f"cannot reach MLflow at {redact(uri)} "
                               f"(HTTP {ex.code})") from None  # fmt: skip
     except (urllib.error.URLError, OSError) as ex:
         reason = str(getattr(ex, "reason", ex))
-        raise ConfigError(
+        raise Unreachable(
             "tracking.uri", f"cannot reach MLflow at {redact(uri)} ({reason})"
         ) from None
     try:  # /health answers anyone; the API says whether these credentials are welcome

@@ -56,17 +56,23 @@ def check_finite(record: RunRecord) -> None:
             raise ValueError(f"run {record.name}: refusing to log non-finite {name} ({value})")
 
 
-def batches(record: RunRecord, tags: dict[str, str]) -> Iterator[dict[str, list[dict]]]:
+def batches(
+    record: RunRecord, tags: dict[str, str], present: dict[str, set[int]] | None = None
+) -> Iterator[dict[str, list[dict]]]:
     """log-batch payloads as the REST API takes them: params and tags first, then points,
-    final scalars last."""
+    final scalars last; the steps in `present[key]` are left out."""
     now = int(time.time() * 1000)
+    present = present or {}
     points = [
         {"key": key, "value": value, "timestamp": now, "step": step}
         for key, values in record.series.items()
         for step, value in enumerate(values, start=1)
+        if step not in present.get(key, ())
     ]
     points += [
-        {"key": k, "value": v, "timestamp": now, "step": 0} for k, v in record.metrics.items()
+        {"key": k, "value": v, "timestamp": now, "step": 0}
+        for k, v in record.metrics.items()
+        if 0 not in present.get(k, ())
     ]
     check_finite(record)
     params = [{"key": k, "value": v} for k, v in record.params.items()]

@@ -49,14 +49,16 @@ class Ref:
 
 
 class Sender:
-    def __init__(self, uri: str, experiment: str) -> None:
+    def __init__(
+        self, uri: str, experiment: str, spool_dir: str = ".sweep/spool", retry_seconds: float = 120
+    ) -> None:
         requests_in, requests_out = os.pipe()
         replies_in, replies_out = os.pipe()
         src = str(Path(__file__).resolve().parents[1])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sweep.sender", str(requests_in), str(replies_out), uri,
-             experiment],
+             experiment, spool_dir, str(retry_seconds)],
             pass_fds=(requests_in, replies_out), env=env, start_new_session=True,
         )  # fmt: skip
         os.close(requests_in)
@@ -65,6 +67,7 @@ class Sender:
         self.replies = Connection(replies_in, writable=False)
         self.pending: dict[int, Pending] = {}
         self.lock, self.closing = threading.Lock(), False
+        self.waiting = 0  # entries of this sweep left in the spool when the sender closed
         self.tokens = itertools.count()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -90,7 +93,8 @@ class Sender:
         wait(calls)
 
     def close(self) -> None:
-        """Wait until every call has finished, then let the sender process exit (once)."""
+        """Wait until every call has finished (sent, or spooled), then let the sender process
+        exit (once); `waiting` then says how many spool entries it could not send."""
         with self.lock:
             if not self.closing and self.process.poll() is None:
                 self.requests.send(("close",))
@@ -108,6 +112,7 @@ class Sender:
                     future.set_result(value)
                 else:
                     future.set_exception(SenderError(error))
+            self.waiting = message[1]
         except (EOFError, OSError):
             pass
         with self.lock:
@@ -116,34 +121,30 @@ class Sender:
             future.set_exception(SenderError("the MLflow sender process exited"))
 
 
-def serve(requests: Connection, replies: Connection, uri: str, experiment: str) -> None:
+def serve(
+    requests: Connection, replies: Connection, uri: str, experiment: str, spool_dir: str,
+    retry_seconds: float,
+) -> None:  # fmt: skip
     """The sender process: read calls, run them on a small thread pool, reply with results."""
-    from sweep.errors import one_line
+    from sweep.link import Link, bound_retries
     from sweep.reachable import is_remote
     from sweep.redact import guard_streams
-    from sweep.tracking import Tracker
 
     guard_streams()  # MLflow's log lines and warnings from this process carry no password
-
+    bound_retries(retry_seconds)
     # MLflow's import overlaps with the sweep's start-up; the experiment is opened by the first
     # call, so a sweep that fails before its first call leaves nothing in the store.
     threading.Thread(target=importlib.import_module, args=("mlflow.tracking",), daemon=True).start()
-    opened: list[Tracker] = []
-    opening = threading.Lock()
-
-    def tracker() -> Tracker:
-        with opening:
-            if not opened:
-                opened.append(Tracker(uri, experiment))
-        return opened[0]
-
+    link = Link(uri, experiment, spool_dir)
     lock = threading.Lock()
     results: dict[int, Future] = {}
 
     def run(token: int, func: Callable[..., Any], args: tuple) -> Any:
+        from sweep.errors import one_line
+
         try:
             args = tuple(results[a.token].result() if isinstance(a, Ref) else a for a in args)
-            value = func(tracker(), *args)
+            value = link.call(func, args)
         except BaseException as ex:
             if os.environ.get("SWEEP_FULL_ERROR") == "1":  # the user asked for tracebacks
                 traceback.print_exc()
@@ -166,7 +167,7 @@ def serve(requests: Connection, replies: Connection, uri: str, experiment: str) 
                 break
             _, token, func, args = message
             results[token] = pool.submit(run, token, func, args)
-    replies.send(("closed",))
+    replies.send(("closed", link.close()))
     sys.stderr.flush()
     os._exit(0)  # all is sent; skip the interpreter's teardown, which the sweep would wait for
 
@@ -175,6 +176,7 @@ if __name__ == "__main__":
     # This file runs as `__main__`; calls pickle `sweep.sender.Ref`, so serve from that module.
     from sweep.sender import serve as serve_calls
 
-    requests_fd, replies_fd, uri_arg, experiment_arg = sys.argv[1:]
+    requests_fd, replies_fd, uri_arg, experiment_arg, spool_arg, retry_arg = sys.argv[1:]
     serve_calls(Connection(int(requests_fd), writable=False),
-          Connection(int(replies_fd), readable=False), uri_arg, experiment_arg)  # fmt: skip
+                Connection(int(replies_fd), readable=False), uri_arg, experiment_arg, spool_arg,
+                float(retry_arg))  # fmt: skip

@@ -156,7 +156,10 @@ class Sweep:
         if len(failed) > self.cleaned:
             numbers = {t.number for t in failed}
             winner = retrying(self.study.attr, studies.PARENT)
-            runs = self.sender.call(study_runs, self.study.uid).result()
+            found = self.sender.call(study_runs, self.study.uid)
+            if found.exception() is not None:  # the server is silent: clean up another time
+                return
+            runs = found.result()
             stale = [r.run_id for r in runs
                      if int(r.tags.get("optuna.trial_number", -1)) in numbers
                      # the parent a dead worker created but never recorded in the study

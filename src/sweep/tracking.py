@@ -19,6 +19,7 @@ from sweep.config import ConfigError
 from sweep.locks import file_lock, sqlite_path
 from sweep.reachable import check_reachable
 from sweep.runs import RunRecord, StoredRun, batches, check_finite
+from sweep.spool import PLACEHOLDER, RUN_KEY, key_of
 
 # MLflow's usage telemetry wraps every client call, and ending a run against a server fetches
 # the run again only to print its link: a sweep makes thousands of calls and ends hundreds of
@@ -42,6 +43,7 @@ class Tracker:
             self.client = MlflowClient(tracking_uri=uri)
             self.experiment_id = self._experiment(experiment, create)
         self.artifact_uris: dict[str, str] = {}  # of the runs this tracker created
+        self.resolved: dict[str, str] = {}  # spool placeholder -> run id
 
     def _experiment(self, name: str, create: bool) -> str:
         from mlflow.exceptions import MlflowException
@@ -65,9 +67,9 @@ class Tracker:
 
     def create(self, record: RunRecord, parent_id: str | None = None) -> str:
         """A new RUNNING run holding `record`; one that fails half-way is marked FAILED."""
-        tags = dict(record.tags)
+        tags = {**record.tags, RUN_KEY: key_of(record)}  # how a replay finds it again
         if parent_id is not None:
-            tags["mlflow.parentRunId"] = parent_id
+            tags["mlflow.parentRunId"] = self.resolve(parent_id)
         check_finite(record)  # before the run exists: a refused record leaves nothing behind
         run = self.client.create_run(self.experiment_id, run_name=record.name, tags=tags)
         self.artifact_uris[run.info.run_id] = run.info.artifact_uri
@@ -77,6 +79,7 @@ class Tracker:
     def complete(self, run_id: str, record: RunRecord, status: str = "FINISHED") -> str:
         """Add `record` to a run created earlier and end it (a record with a non-finite value
         is refused by `batches` before any request, and the run is marked FAILED)."""
+        run_id = self.resolve(run_id)
         self._fill(run_id, record, record.tags)
         self.client.set_terminated(run_id, status)
         return run_id
@@ -89,9 +92,14 @@ class Tracker:
             self.client.set_terminated(run_id, "KILLED" if interrupted else "FAILED")
             raise
 
-    def write(self, run_id: str, record: RunRecord, tags: dict[str, str] | None = None) -> None:
-        """Add a record's params, tags, metrics and artifacts to an existing run."""
-        for batch in batches(record, record.tags if tags is None else tags):
+    def write(
+        self, run_id: str, record: RunRecord, tags: dict[str, str] | None = None,
+        present: dict[str, set[int]] | None = None,
+    ) -> None:  # fmt: skip
+        """Add a record's params, tags, metrics and artifacts to an existing run (leaving out
+        the metric steps in `present`)."""
+        run_id = self.resolve(run_id)
+        for batch in batches(record, record.tags if tags is None else tags, present):
             self._log_batch(run_id, batch)
         if not record.artifacts:
             return
@@ -137,21 +145,24 @@ class Tracker:
         from mlflow.exceptions import MlflowException
 
         try:
+            run_id = self.resolve(run_id)
             gone = self.client.get_run(run_id).info.lifecycle_stage == "deleted"
-        except MlflowException:
+        except (MlflowException, LookupError):
             gone = True
         if gone:
             return self.create(record)
         self.set_status(run_id, "RUNNING")
-        self.write(run_id, RunRecord(record.name, tags=record.tags))
+        tags = {k: v for k, v in record.tags.items() if k != RUN_KEY}  # it keeps its own key
+        self.write(run_id, RunRecord(record.name, tags=tags))
         return run_id
 
     def set_parent(self, run_id: str, parent_id: str) -> None:
         """Move a run under another parent (the parent is a tag)."""
-        self.client.set_tag(run_id, "mlflow.parentRunId", parent_id)
+        self.client.set_tag(self.resolve(run_id), "mlflow.parentRunId", self.resolve(parent_id))
 
     def set_status(self, run_id: str, status: str) -> None:
         """RUNNING again (a resumed parent), or FINISHED / FAILED / KILLED with an end time."""
+        run_id = self.resolve(run_id)
         if status == "RUNNING":
             self.client.update_run(run_id, status="RUNNING")
         else:
@@ -178,7 +189,8 @@ class Tracker:
                 return found
 
     def history(self, run_id: str, key: str) -> list[float]:
-        points = sorted(self.client.get_metric_history(run_id, key), key=lambda m: m.step)
+        points = self.client.get_metric_history(self.resolve(run_id), key)
+        points = sorted(points, key=lambda m: m.step)
         return [m.value for m in points]
 
     def delete_runs(self, run_ids: list[str]) -> None:
@@ -187,7 +199,50 @@ class Tracker:
 
         for run_id in run_ids:
             try:
+                run_id = self.resolve(run_id)
+            except LookupError:  # spooled, never sent: nothing to delete
+                continue
+            try:
                 self.client.delete_run(run_id)
             except MlflowException:
                 if self.client.get_run(run_id).info.lifecycle_stage != "deleted":
                     raise
+
+    def resolve(self, run_id: str) -> str:
+        """The id of the run a spool placeholder stands for (found by its key); a run id as is."""
+        if not run_id.startswith(PLACEHOLDER):
+            return run_id
+        if run_id not in self.resolved:
+            found = self.find_runs(**{RUN_KEY: run_id.removeprefix(PLACEHOLDER)})
+            if not found:
+                raise LookupError(f"run {run_id} is not in MLflow at {self.uri} yet")
+            self.resolved[run_id] = found[0].run_id
+        return self.resolved[run_id]
+
+    # Replaying the spool (sweep.spool): each step is idempotent, so an entry applied twice
+    # (replay killed between applying it and deleting it) changes nothing the second time.
+
+    def replay_create(self, record: RunRecord, parent_id: str | None) -> str:
+        placeholder = PLACEHOLDER + record.tags[RUN_KEY]
+        try:
+            run_id = self.resolve(placeholder)
+        except LookupError:
+            return self.create(record, parent_id)
+        self.replay_write(run_id, record, record.tags)
+        return run_id
+
+    def replay_complete(self, run_id: str, record: RunRecord, status: str) -> None:
+        self.replay_write(run_id, record, record.tags)
+        self.set_status(run_id, status)
+
+    def replay_write(self, run_id: str, record: RunRecord, tags: dict[str, str] | None) -> None:
+        """`write`, leaving out the metric steps the run already holds."""
+        run_id = self.resolve(run_id)
+        present = {key: {m.step for m in self.client.get_metric_history(run_id, key)}
+                   for key in [*record.series, *record.metrics]}  # fmt: skip
+        self.write(run_id, record, tags, present)
+
+    replay_reopen = reopen
+    replay_set_parent = set_parent
+    replay_set_status = set_status
+    replay_delete_runs = delete_runs
