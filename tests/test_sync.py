@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 
 from serve_mlflow import start
 
@@ -113,6 +114,90 @@ def test_a_dead_server_is_spooled_then_synced_to_exactly_an_undisturbed_sweep(tm
         assert parent.data.metrics["n_completed"] == 48 and parent.data.metrics["n_diverged"] == 12
         children = [r for r in runs_of(uri, "dead") if r.info.run_id != parent.info.run_id]
         assert {r.info.status for r in children} == {"FINISHED"}
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def steps_once(uri: str, experiment: str) -> dict[str, int]:
+    """Each child's number of loss points, checked to be steps 1..n, each once."""
+    found = {}
+    for name, points in histories(uri, experiment).items():
+        steps = [step for step, _ in points]
+        assert steps == list(range(1, len(steps) + 1)), (name, len(steps))
+        found[name] = len(steps)
+    return found
+
+
+def epochs_of(name: str) -> int:
+    return int(name.rsplit("-e", 1)[1])
+
+
+def start_sweep(args: list[str], cwd: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in UNSET}
+    return subprocess.Popen([sys.executable, "-m", "sweep", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def wait_for(condition, proc: subprocess.Popen, seconds: float = 300) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("retry_seconds", [120, 5])
+def test_a_server_down_for_8_s_loses_and_doubles_nothing(tmp_path, retry_seconds):
+    """Within MLflow's retries (120), or longer than them (5: spooled, then sent while the
+    sweep still runs, once the server answers again)."""
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    server = start(tmp_path / "server", port)
+    name = f"down{retry_seconds}"
+    args = [*sweep_args(uri, name), f"tracking.retry_seconds={retry_seconds}"]
+    proc = start_sweep(args, tmp_path)
+    wait_for(lambda: len(runs_of(uri, name)) >= 2, proc)
+    kill_tree(server.pid)
+    time.sleep(8)
+    server = start(tmp_path / "server", port)
+    try:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+        counts = steps_once(uri, name)
+        assert len(counts) == GRID
+        completed = [r for r in runs_of(uri, name) if r.data.tags.get("status") == "completed"]
+        assert len(completed) == 48
+        for run in completed:
+            assert counts[run.info.run_name] == epochs_of(run.info.run_name)
+        assert not list((tmp_path / ".sweep" / "spool").glob("*.entry"))
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def test_a_sweep_killed_while_it_spools_loses_and_doubles_nothing(tmp_path):
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    server = start(tmp_path / "server", port)
+    args = [*sweep_args(uri, "cut"), "sweep.heartbeat_interval=1", "sweep.grace_period=2"]
+    proc = start_sweep(args, tmp_path)
+    wait_for(lambda: len(runs_of(uri, "cut")) >= 2, proc)
+    kill_tree(server.pid)
+    spool = tmp_path / ".sweep" / "spool"
+    wait_for(lambda: len(list(spool.glob("*.entry"))) >= 10, proc)
+    proc.kill()  # the sweep; its sender process exits when the sweep's pipe closes
+    proc.communicate()
+    server = start(tmp_path / "server", port)
+    try:
+        time.sleep(2.5)  # the killed sweep's heartbeats are stale
+        done = run_sweep(*args, cwd=tmp_path)  # sends the leftovers first, then resumes
+        assert done.returncode == 0, done.stderr
+        assert not list(spool.glob("*.entry"))
+        counts = steps_once(uri, "cut")
+        assert len(counts) == GRID  # each point once: the killed batch's runs were replaced
+        for run in runs_of(uri, "cut"):
+            if run.data.tags.get("status") == "completed":
+                assert counts[run.info.run_name] == epochs_of(run.info.run_name)
     finally:
         server.terminate()
         server.wait(30)

@@ -35,7 +35,7 @@ class Link:
         self.uri, self.experiment = uri, experiment
         self.spool = Spool(spool_dir)
         self.spooler = SpoolTracker(self.spool, redact(uri), experiment)
-        self.offline, self.closing = False, False
+        self.offline, self.closing, self.started = False, False, False
         self.lock = threading.Lock()  # the way calls go; held while spooling or replaying
         self.opening = threading.Lock()
         self._tracker = None
@@ -49,7 +49,15 @@ class Link:
         return self._tracker
 
     def call(self, func: Callable[..., Any], args: tuple) -> Any:
-        """`func(tracker, *args)` against the server, or against the spool when it is silent."""
+        """`func(tracker, *args)` against the server, or against the spool when it is silent.
+        Before the first call goes, what an earlier sweep (killed, say) left in the spool for
+        this server and experiment is sent."""
+        with self.lock:
+            first, self.started = not self.started, True
+            if first and self.spool.count(self.spooler.uri, self.experiment):
+                self._go_offline(quiet=True)  # the leftovers go first; new calls queue behind
+        if first and self.offline:
+            self.try_replay(quiet=True)
         with self.lock:
             if self.offline:
                 return _apply(self.spooler, func, args)
@@ -60,11 +68,16 @@ class Link:
                 raise
             with self.lock:
                 if not self.offline:
-                    self.offline = True
-                    say(f"MLflow at {redact(self.uri)} does not answer: logging goes to "
-                        f"{self.spool.path}/ until it does")  # fmt: skip
-                    threading.Thread(target=self._reconnect, daemon=True).start()
+                    self._go_offline()
                 return _apply(self.spooler, func, args)
+
+    def _go_offline(self, quiet: bool = False) -> None:
+        """(Holding the lock.) Spool from now on, and look for the server in the background."""
+        self.offline = True
+        if not quiet:
+            say(f"MLflow at {redact(self.uri)} does not answer: logging goes to "
+                f"{self.spool.path}/ until it does")  # fmt: skip
+        threading.Thread(target=self._reconnect, daemon=True).start()
 
     def _reconnect(self) -> None:
         delay = 1.0
@@ -74,7 +87,7 @@ class Link:
             if self.try_replay():
                 return
 
-    def try_replay(self) -> bool:
+    def try_replay(self, quiet: bool = False) -> bool:
         """Send what is spooled if the server answers; True once nothing is left."""
         from sweep.reachable import check_reachable
 
@@ -90,7 +103,8 @@ class Link:
                     say(f"sending the spool failed: {ex}")
                 return False
             self.offline = False
-        say(f"MLflow at {redact(self.uri)} answers again: sent {sent} spooled entries")
+        if sent or not quiet:
+            say(f"MLflow at {redact(self.uri)} answers: sent {sent} spooled entries")
         return True
 
     def close(self) -> int:

@@ -43,6 +43,7 @@ def unreachable(ex: BaseException) -> bool:
     from sweep.reachable import Unreachable
 
     markers = ("Max retries exceeded", "Connection refused", "ConnectionError", "timed out",
+               "Connection broken", "Connection aborted", "Connection reset", "RemoteDisconnected",
                "error code 502", "error code 503", "error code 504")  # fmt: skip
     while ex is not None:
         if isinstance(ex, Unreachable | ConnectionError | TimeoutError):
@@ -78,7 +79,13 @@ class Spool:
     def entries(self, only: tuple[str, str] | None = None) -> list[Path]:
         """The entries in order; with `only`, those of that (uri, experiment)."""
         found = sorted(self.path.glob(f"*{SUFFIX}")) if self.path.is_dir() else []
-        return [e for e in found if only is None or self.read(e)[:2] == only]
+        return [e for e in found if only is None or self._meant(e) == only]
+
+    def _meant(self, entry: Path) -> tuple[str, str] | None:
+        try:
+            return self.read(entry)[:2]
+        except FileNotFoundError:  # replayed meanwhile by another process
+            return None
 
     def count(self, uri: str, experiment: str) -> int:
         return len(self.entries((uri, experiment)))
@@ -147,9 +154,12 @@ def replay(spool: Spool, tracker_for, only: tuple[str, str] | None = None, on_en
     `tracker_for(uri, experiment)` (a Tracker), deleting each once applied; how many were."""
     applied = 0
     for entry in spool.entries(only):
-        uri, experiment, method, args = spool.read(entry)
+        try:  # another process replaying the same spool may have taken it
+            uri, experiment, method, args = spool.read(entry)
+        except FileNotFoundError:
+            continue
         getattr(tracker_for(uri, experiment), "replay_" + method)(*args)
-        entry.unlink()
+        entry.unlink(missing_ok=True)
         applied += 1
         if on_entry is not None:
             on_entry(applied)
