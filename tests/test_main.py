@@ -14,7 +14,7 @@ from conftest import ROOT, run_sweep, runs_of
 BAD = [
     (["optimizer.lr=-1"], "optimizer.lr: must be a number > 0"),
     (["optimizer.lr=abc"], "optimizer.lr: Value 'abc'"),
-    (["train.epochs=0"], "train.epochs: must be an integer >= 1"),
+    (["train.epochs=0"], "train.epochs: must be an integer in [1, 1000000]"),
     (["normalization=bogus"], "normalization: unknown option 'bogus'; allowed: minmax, none"),
     (["train.val_fraction=1.5"], "train.val_fraction: must be a number in [0, 1)"),
     (["data=csv", "data.path=missing.csv"], "data.path: no such file 'missing.csv'"),

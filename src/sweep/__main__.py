@@ -30,15 +30,15 @@ FULL_ERROR = (
 )
 
 
-def fail(ex: BaseException) -> None:
-    """Report `ex` as one line and exit 2 (bad input) or 1, unless the user asked for the full
-    traceback."""
+def fail(ex: BaseException, status: int | None = None) -> None:
+    """Report `ex` as one line and exit with `status` (by default 2 for bad input, else 1),
+    unless the user asked for the full traceback."""
     if FULL_ERROR:
         raise ex
     from sweep.errors import exit_status, one_line
 
     print(f"error: {one_line(ex)}", file=sys.stderr)
-    raise SystemExit(exit_status(ex))
+    raise SystemExit(exit_status(ex) if status is None else status)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
@@ -62,8 +62,8 @@ def main() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # composition errors reach us, not Hydra's printer
     try:
         app()
-    except Exception as ex:
-        fail(ex)
+    except Exception as ex:  # composing the config failed: whatever it was, the input is bad
+        fail(ex, 2)
     except KeyboardInterrupt as ex:  # what was interrupted has said so; no traceback
         raise SystemExit(signals.exit_status(ex)) from None
     finally:

@@ -75,6 +75,9 @@ class Train:
     val_fraction: float = 0.0
 
 
+MAX_EPOCHS = 1_000_000  # each run keeps its loss curve: 8 MB, and minutes of training
+
+
 @dataclass
 class Tracking:
     uri: str = "sqlite:///mlflow.db"
@@ -163,7 +166,7 @@ RULES: dict[str, tuple[str, Any]] = {
     "optimizer.beta2": ("a number in [0, 1)", _unit),
     "optimizer.eps": ("a number > 0", _positive),
     "normalization.factor": ("a number > 0", _positive),
-    "train.epochs": ("an integer >= 1", lambda v: v >= 1),
+    "train.epochs": ("an integer in [1, 1000000]", lambda v: 1 <= v <= MAX_EPOCHS),
     "train.val_fraction": ("a number in [0, 1)", _unit),
     "train.init_params": ("two finite numbers [w, b]", lambda v: len(v) == 2),
     "tracking.retry_seconds": ("a number > 0", _positive),
@@ -216,6 +219,9 @@ def validate(cfg: DictConfig) -> None:
     for key in ("tracking.uri", "tracking.experiment", "tracking.spool_dir", "name"):
         if not str(OmegaConf.select(cfg, key) or "").strip():
             raise ConfigError(key, "must not be empty")
+    for key, most in (("tracking.experiment", 500), ("name", 250), ("sweep.study_name", 250)):
+        if len(str(OmegaConf.select(cfg, key) or "")) > most:  # MLflow's and Optuna's limits
+            raise ConfigError(key, f"must be at most {most} characters long")
     beat, grace = cfg.sweep.heartbeat_interval, cfg.sweep.grace_period
     if grace < 2 * beat:
         # One late beat must not make a live worker's trials look dead.

@@ -91,6 +91,11 @@ def _read_csv(path: Path, x: str, y: str) -> tuple[list[float], list[float]]:
         frame = pd.read_csv(path)  # pandas parses "35.7" to the same double Python does
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as ex:
         raise ConfigError("data.path", f"'{path}' is not a readable CSV file ({ex})") from None
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas made the surplus fields an index
+        raise ConfigError(
+            "data.path",
+            f"'{path}' has rows with more fields than its header's {len(frame.columns)}",
+        )
     values = []
     for key, name in (("data.x", x), ("data.y", y)):
         if name not in frame.columns:
