@@ -126,6 +126,7 @@ def serve(
     retry_seconds: float,
 ) -> None:  # fmt: skip
     """The sender process: read calls, run them on a small thread pool, reply with results."""
+    from sweep.errors import one_line
     from sweep.link import Link, bound_retries
     from sweep.reachable import is_remote
     from sweep.redact import guard_streams
@@ -140,8 +141,6 @@ def serve(
     results: dict[int, Future] = {}
 
     def run(token: int, func: Callable[..., Any], args: tuple) -> Any:
-        from sweep.errors import one_line
-
         try:
             args = tuple(results[a.token].result() if isinstance(a, Ref) else a for a in args)
             value = link.call(func, args)

@@ -20,6 +20,7 @@ import os
 import pickle
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,9 @@ def unreachable(ex: BaseException) -> bool:
 
 
 class Spool:
-    """A directory of entries, each `(uri, experiment, method, args)`, in the order written."""
+    """A directory of entries in the order written. Each holds two pickles: `(uri,
+    experiment)`, so an entry's destination is read without its (maybe large) record, then
+    `(method, args)`."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -66,7 +69,8 @@ class Spool:
         name = f"{time.time_ns():020d}-{os.getpid():08d}-{next(self.seq):08d}{SUFFIX}"
         fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".tmp-")
         with os.fdopen(fd, "wb") as out:
-            pickle.dump((uri, experiment, method, args), out, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((uri, experiment), out, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((method, args), out, protocol=pickle.HIGHEST_PROTOCOL)
             out.flush()
             os.fsync(out.fileno())
         os.rename(tmp, self.path / name)
@@ -83,7 +87,8 @@ class Spool:
 
     def _meant(self, entry: Path) -> tuple[str, str] | None:
         try:
-            return self.read(entry)[:2]
+            with open(entry, "rb") as f:
+                return pickle.load(f)  # the first pickle only
         except FileNotFoundError:  # replayed meanwhile by another process
             return None
 
@@ -92,8 +97,9 @@ class Spool:
 
     @staticmethod
     def read(entry: Path) -> tuple[str, str, str, tuple]:
+        """uri, experiment, method, args."""
         with open(entry, "rb") as f:
-            return pickle.load(f)
+            return (*pickle.load(f), *pickle.load(f))
 
 
 class SpoolTracker:
@@ -144,12 +150,10 @@ class SpoolTracker:
 
 def key_of(record: RunRecord) -> str:
     """The run's key: given by the caller (so a call retried into the spool keeps it)."""
-    import uuid
-
     return record.tags.get(RUN_KEY) or uuid.uuid4().hex
 
 
-def replay(spool: Spool, tracker_for, only: tuple[str, str] | None = None, on_entry=None) -> int:
+def replay(spool: Spool, tracker_for, only: tuple[str, str] | None = None) -> int:
     """Apply the entries (of `only`'s uri and experiment) in order through
     `tracker_for(uri, experiment)` (a Tracker), deleting each once applied; how many were."""
     applied = 0
@@ -161,6 +165,4 @@ def replay(spool: Spool, tracker_for, only: tuple[str, str] | None = None, on_en
         getattr(tracker_for(uri, experiment), "replay_" + method)(*args)
         entry.unlink(missing_ok=True)
         applied += 1
-        if on_entry is not None:
-            on_entry(applied)
     return applied

@@ -239,7 +239,10 @@ class Tracker:
         """`write`, leaving out the metric steps the run already holds."""
         run_id = self.resolve(run_id)
         present = {key: {m.step for m in self.client.get_metric_history(run_id, key)}
-                   for key in [*record.series, *record.metrics]}  # fmt: skip
+                   for key in record.series}  # fmt: skip
+        if record.metrics:  # scalars, at step 0: sent again only if the value is not there
+            logged = self.client.get_run(run_id).data.metrics
+            present |= {k: {0} for k, v in record.metrics.items() if logged.get(k) == v}
         self.write(run_id, record, tags, present)
 
     replay_reopen = reopen
