@@ -84,6 +84,7 @@ class Tracking:
     experiment: str = "sweep"
     retry_seconds: float = 120.0  # a server silent this long: the sweep's logging is spooled
     spool_dir: str = ".sweep/spool"
+    registered_model: str = ""  # the best trial's model, registered under this name
 
 
 @dataclass

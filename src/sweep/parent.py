@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from sweep.records import Trial, config_yaml, params_of
+from sweep.registry import CHAMPION, register_best
 from sweep.runs import RunRecord, StoredRun
 from sweep.sender import Pending, Sender
 from sweep.space import Space
@@ -58,6 +60,7 @@ class Parent:
         params = params_of(trial, (*VOLATILE, *space.keys))
         artifacts = {"config.yaml": config_yaml(config, choices).encode()}
         self.record = RunRecord(study.name, params=params, tags=tags, artifacts=artifacts)
+        self.registered_model = cfg.tracking.registered_model
         self.known: str | None = None  # the id the study held when this worker opened it
         self.pending: Pending | None = None
         self.begun: list[Pending] = []  # children begun before the parent was settled
@@ -119,7 +122,8 @@ class Parent:
     def finish(self, trained: int, table: Callable[[], Any], curves: dict[str, list[float]]) -> Any:
         """The summary `table()`, read under the study's lock so that workers finishing
         together write in order (the last one writes every trial): on the parent when this
-        worker trained anything; and the parent FINISHED when no trial runs anywhere."""
+        worker trained anything; and the parent FINISHED when no trial runs anywhere, by the
+        worker that finishes it, which also registers the best trial's model."""
         if self.pending is not None:
             self.run_id  # noqa: B018 - settled before the lock is taken (settling takes it)
         with self.study.lock():
@@ -127,9 +131,31 @@ class Parent:
             if trained:
                 self.sender.call(Tracker.write, self.run_id, self._summary(frame, curves)).result()
             running = self.study.trials(TrialState.RUNNING)
-            if not running and self.study.attr(PARENT_STATUS) != "FINISHED":
+            finishing = not running and self.study.attr(PARENT_STATUS) != "FINISHED"
+            if finishing:
                 self.end("FINISHED")
+        if finishing and self.registered_model:
+            self.register(frame)
         return frame
+
+    def register(self, frame: Any) -> None:
+        """The best completed trial's model, as a new version of `tracking.registered_model`."""
+        completed = frame[frame["status"] == "completed"]
+        if not len(completed):
+            return
+        best = completed.iloc[0]
+        tags = {"study": self.study.name, "trial": str(best["trial"]), "run_id": best["run_id"],
+                "metric": "final_loss",
+                "metric_value": repr(float(best["final_loss"]))}  # fmt: skip
+        params = {"w_raw": float(best["w_raw"]), "b_raw": float(best["b_raw"])}
+        call = self.sender.call(register_best, best["run_id"], params, self.registered_model, tags)
+        if call.exception() is not None:  # the sweep's results stand without it
+            print(f"[sweep] model not registered: {call.exception()}", file=sys.stderr)
+            return
+        version, champion = call.result()
+        alias = f" (@{CHAMPION})" if champion else f" (@{CHAMPION} stays on a better version)"
+        print(f"Registered model '{self.registered_model}' version {version}{alias}: trial "
+              f"{best['trial']}, final_loss {best['final_loss']:.6g}")  # fmt: skip
 
     def _summary(self, frame: Any, known: dict[str, list[float]]) -> RunRecord:
         from sweep import report

@@ -144,6 +144,9 @@ class SpoolTracker:
     def find_runs(self, **tags: str) -> list:
         raise Offline(f"MLflow at {self.uri} is not answering")
 
+    def resolve(self, run_id: str) -> str:
+        raise Offline(f"MLflow at {self.uri} is not answering")
+
     def history(self, run_id: str, key: str) -> list[float]:
         raise Offline(f"MLflow at {self.uri} is not answering")
 
