@@ -24,6 +24,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
+from sweep import importance
 from sweep.records import Trial, config_yaml, params_of
 from sweep.registry import CHAMPION, register_best
 from sweep.runs import RunRecord, StoredRun
@@ -61,6 +62,8 @@ class Parent:
         artifacts = {"config.yaml": config_yaml(config, choices).encode()}
         self.record = RunRecord(study.name, params=params, tags=tags, artifacts=artifacts)
         self.registered_model = cfg.tracking.registered_model
+        self.searched = cfg.sweep.sampler != "grid"  # importances and Optuna's charts
+        self.importances: dict[str, float] = {}
         self.known: str | None = None  # the id the study held when this worker opened it
         self.pending: Pending | None = None
         self.begun: list[Pending] = []  # children begun before the parent was settled
@@ -181,6 +184,11 @@ class Parent:
             record.tags = {"best.trial": str(top["trial"]), "best.run_id": str(top["run_id"])}
             keys = dict.fromkeys([*self.space.keys, *report.ALWAYS])
             record.tags |= {f"best.{k}": str(top[k]) for k in keys}
+        if self.searched:
+            found = importance.insights(self.study.optuna)
+            self.importances = found.importances
+            record.metrics |= {f"importance.{k}": v for k, v in found.importances.items()}
+            record.artifacts |= found.charts
         return record
 
     def shown_id(self) -> str | None:
@@ -193,6 +201,9 @@ class Parent:
         path = Path(output_dir) / "summary.csv"
         frame.to_csv(path, index=False)
         print(report.summary_text(frame))
+        if self.importances:
+            shares = ", ".join(f"{k} {v:.3f}" for k, v in self.importances.items())
+            print(f"Parameter importances (Optuna, fANOVA): {shares}")
         print(
             f"Trained {trained} trials in this run. Parent run {self.shown_id()} "
             f"('{self.study.name}')."
