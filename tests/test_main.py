@@ -38,6 +38,8 @@ BAD = [
         "sweep.storage: 'mysql' is not supported",
     ),
     (["+experiment=lr_grid", "sweep.max_retries=0"], "sweep.max_retries: must be an integer >= 1"),
+    (["+experiment=lr_grid", "sweep.metric=val_loss"], "sweep.metric: val_loss needs a validation"),
+    (["+experiment=lr_grid", "sweep.metric=acc"], "sweep.metric: unknown metric 'acc'; allowed"),
     (
         ["data=csv", "data.path=const.csv", "normalization=standard"],
         "normalization: 'standard' divides by the spread of 'const.csv' column 't_u', which is "

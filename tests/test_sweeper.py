@@ -285,3 +285,26 @@ def test_hydra_multirun_gives_one_tracked_run_per_job(tmp_path, mlflow_server):
     assert all(len(client_for(mlflow_server).get_metric_history(r.info.run_id, "loss")) == 200
                for r in runs)  # fmt: skip
     assert Path(tmp_path / "multirun").is_dir()
+
+
+def test_the_validation_loss_can_be_the_objective(tmp_path, mlflow_server):
+    args = ["+experiment=lr_grid", "name=by_val", f"tracking.uri={mlflow_server}",
+            "sweep.metric=val_loss", "train.val_fraction=0.2",
+            "sweep.space.train.epochs=[500]"]  # fmt: skip
+    done = run_sweep(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "trials (by final val loss):" in done.stdout
+    [parent], children, _ = split_runs(mlflow_server, "by_val")
+    study = optuna.load_study(study_name="by_val", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    by_number = {t.number: t for t in study.trials}
+    completed = [c for c in children if c.data.tags["status"] == "completed"]
+    assert len(completed) >= 10
+    for child in completed:
+        trial = by_number[int(child.data.tags["optuna.trial_number"])]
+        assert (
+            trial.value == child.data.metrics["final_val_loss"] != child.data.metrics["final_loss"]
+        )
+    best = min(completed, key=lambda c: (c.data.metrics["final_val_loss"],
+                                         int(c.data.tags["optuna.trial_number"])))  # fmt: skip
+    assert parent.data.metrics["best_final_val_loss"] == best.data.metrics["final_val_loss"]
+    assert parent.data.tags["best.run_id"] == best.info.run_id

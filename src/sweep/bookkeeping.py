@@ -43,8 +43,9 @@ class Book:
         on_report: Reporter | None,
         with_val: bool,
         on_end: Ender | None = None,
+        report_val: bool = False,
     ) -> None:
-        self.runs, self.row_of = runs, row_of
+        self.runs, self.row_of, self.report_val = runs, row_of, report_val
         self.report_every, self.on_report, self.on_end = report_every, on_report, on_end
         n_rows = max(row_of) + 1
         self.n_epochs = max(r.epochs for r in runs)
@@ -92,7 +93,8 @@ class Book:
                     self.diverged_at[row] = epoch + 1
                     self.end(i, "diverged", epoch)
         if self.on_report is not None and self.report_every and epoch % self.report_every == 0:
-            latest = {i: float(window[-1, c]) for i, c in pending.items() if i not in self.ends}
+            reported = val_window if self.report_val else window  # the sweep's metric
+            latest = {i: float(reported[-1, c]) for i, c in pending.items() if i not in self.ends}
             for i in self.on_report(epoch, latest) if latest else ():
                 self.end(i, "pruned", epoch, wb[pending[i]])
         needed = {self.row_of[i] for i in self.pending_runs()}

@@ -75,6 +75,8 @@ class Train:
     val_fraction: float = 0.0
 
 
+# sweep.metric -> the summary column it ranks trials by.
+METRICS = {"loss": "final_loss", "val_loss": "final_val_loss"}
 MAX_EPOCHS = 1_000_000  # each run keeps its loss curve: 8 MB, and minutes of training
 
 
@@ -110,6 +112,7 @@ class Sweep:
     heartbeat_interval: int = 5
     grace_period: int = 20
     max_retries: int = 3
+    metric: str = "loss"  # the objective: the final training loss, or val_loss
 
 
 @dataclass
@@ -223,6 +226,12 @@ def validate(cfg: DictConfig) -> None:
     for key, most in (("tracking.experiment", 500), ("name", 250), ("sweep.study_name", 250)):
         if len(str(OmegaConf.select(cfg, key) or "")) > most:  # MLflow's and Optuna's limits
             raise ConfigError(key, f"must be at most {most} characters long")
+    if cfg.sweep.metric not in METRICS:
+        raise ConfigError("sweep.metric", f"unknown metric '{cfg.sweep.metric}'; allowed: "
+                          f"{', '.join(METRICS)}")  # fmt: skip
+    if cfg.sweep.metric == "val_loss" and not cfg.train.val_fraction:
+        raise ConfigError("sweep.metric", "val_loss needs a validation split: set "
+                          "train.val_fraction in (0, 1), e.g. train.val_fraction=0.2")  # fmt: skip
     beat, grace = cfg.sweep.heartbeat_interval, cfg.sweep.grace_period
     if grace < 2 * beat:
         # One late beat must not make a live worker's trials look dead.

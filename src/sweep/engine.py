@@ -169,9 +169,11 @@ def train_trials(
     report_every: int = 0,
     on_report: Reporter | None = None,
     on_end: Ender | None = None,
+    report_val: bool = False,
 ) -> list[RunResult]:
     """Train trials in as few graphs as possible: one per data set and optimizer; `on_end`
-    gets each trial's result (by trial index) as soon as the trial ends."""
+    gets each trial's result (by trial index) as soon as the trial ends; `on_report` the
+    validation loss if `report_val`."""
     from sweep.trainer import train
 
     groups: dict[tuple[str, str], list[int]] = {}
@@ -190,7 +192,7 @@ def train_trials(
             on_end(members[j], result)
 
         batch = train(specs, optimizer, split, report_every, report if on_report else None,
-                      end if on_end else None)  # fmt: skip
+                      end if on_end else None, report_val)  # fmt: skip
         for i, result in zip(members, batch, strict=True):
             results[i] = result
     return results

@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from sweep import importance
+from sweep.config import METRICS
 from sweep.records import Trial, config_yaml, params_of
 from sweep.registry import CHAMPION, register_best
 from sweep.runs import RunRecord, StoredRun
@@ -63,6 +64,7 @@ class Parent:
         self.record = RunRecord(study.name, params=params, tags=tags, artifacts=artifacts)
         self.registered_model = cfg.tracking.registered_model
         self.searched = cfg.sweep.sampler != "grid"  # importances and Optuna's charts
+        self.by = METRICS[cfg.sweep.metric]  # the summary column that ranks trials
         self.importances: dict[str, float] = {}
         self.known: str | None = None  # the id the study held when this worker opened it
         self.pending: Pending | None = None
@@ -148,8 +150,7 @@ class Parent:
             return
         best = completed.iloc[0]
         tags = {"study": self.study.name, "trial": str(best["trial"]), "run_id": best["run_id"],
-                "metric": "final_loss",
-                "metric_value": repr(float(best["final_loss"]))}  # fmt: skip
+                "metric": self.by, "metric_value": repr(float(best[self.by]))}  # fmt: skip
         params = {"w_raw": float(best["w_raw"]), "b_raw": float(best["b_raw"])}
         call = self.sender.call(register_best, best["run_id"], params, self.registered_model, tags)
         if call.exception() is not None:  # the sweep's results stand without it
@@ -158,7 +159,7 @@ class Parent:
         version, champion = call.result()
         alias = f" (@{CHAMPION})" if champion else f" (@{CHAMPION} stays on a better version)"
         print(f"Registered model '{self.registered_model}' version {version}{alias}: trial "
-              f"{best['trial']}, final_loss {best['final_loss']:.6g}")  # fmt: skip
+              f"{best['trial']}, {self.by} {best[self.by]:.6g}")  # fmt: skip
 
     def _summary(self, frame: Any, known: dict[str, list[float]]) -> RunRecord:
         from sweep import report
@@ -179,7 +180,7 @@ class Parent:
         record.metrics = {f"n_{s}": float(counts.get(s, 0)) for s in report.STATUSES}
         if len(completed):
             top = completed.iloc[0]
-            for key in ("final_loss", "w_raw", "b_raw"):
+            for key in dict.fromkeys(("final_loss", self.by, "w_raw", "b_raw")):
                 record.metrics[f"best_{key}"] = float(top[key])
             record.tags = {"best.trial": str(top["trial"]), "best.run_id": str(top["run_id"])}
             keys = dict.fromkeys([*self.space.keys, *report.ALWAYS])
@@ -200,7 +201,7 @@ class Parent:
 
         path = Path(output_dir) / "summary.csv"
         frame.to_csv(path, index=False)
-        print(report.summary_text(frame))
+        print(report.summary_text(frame, by=self.by))
         if self.importances:
             shares = ", ".join(f"{k} {v:.3f}" for k, v in self.importances.items())
             print(f"Parameter importances (Optuna, fANOVA): {shares}")

@@ -156,11 +156,17 @@ def _short(value: Any) -> str:
 
 
 def tell(
-    study: optuna.Study, trial: optuna.Trial, result: RunResult, run_id: str, params: dict
+    study: optuna.Study,
+    trial: optuna.Trial,
+    result: RunResult,
+    run_id: str,
+    params: dict,
+    metric: str = "loss",
 ) -> bool:
-    """Record a trained trial with its outcome and `params` (the summary table's columns; a
-    diverged trial gets a finite penalty, so samplers learn from it). False when the trial was
-    failed meanwhile (its worker was taken for dead)."""
+    """Record a trained trial with its outcome and `params` (the summary table's columns),
+    valued by `metric`'s last point (a diverged trial gets a finite penalty, so samplers learn
+    from it). False when the trial was failed meanwhile (its worker was taken for dead)."""
+    curve = result.val_losses if metric == "val_loss" else result.losses
     summary = {
         "params": params,
         "status": result.status,
@@ -170,13 +176,15 @@ def tell(
         "epochs_trained": len(result.losses),
         "diverged_at_epoch": result.diverged_at_epoch,
     }
+    if result.val_losses and result.status != "diverged":
+        summary["final_val_loss"] = result.val_losses[-1]
     if result.status == "pruned":
         value, state = None, TrialState.PRUNED
     elif result.status == "diverged":
         # Worse than anything the run reached before blowing up, and never inf or NaN.
-        value, state = max(result.losses, default=math.ldexp(1, 1000)), None
+        value, state = max(curve, default=math.ldexp(1, 1000)), None
     else:
-        value, state = result.losses[-1], None
+        value, state = curve[-1], None
     try:
         trial.set_user_attr(RUN_ID, run_id)
         trial.set_user_attr(RESULT, summary)

@@ -42,6 +42,7 @@ def _told(trial: FrozenTrial) -> StoredRun:
     for key in ("epochs_trained", "diverged_at_epoch"):
         if result.get(key) is not None:
             tags[key] = str(result[key])
-    metrics = {k: result[k] for k in ("final_loss", "w_raw", "b_raw") if result.get(k) is not None}
+    keys = ("final_loss", "final_val_loss", "w_raw", "b_raw")
+    metrics = {k: result[k] for k in keys if result.get(k) is not None}
     run_id = trial.user_attrs.get(RUN_ID, "")
     return StoredRun(run_id, "", "FINISHED", result.get("params", {}), metrics, tags)

@@ -23,6 +23,7 @@ from optuna.trial import TrialState
 from sweep import report, signals, summary
 from sweep import study as studies
 from sweep.claims import take
+from sweep.config import METRICS
 from sweep.engine import load_data, run_name, train_trials
 from sweep.heartbeats import Heartbeat, fail_stale
 from sweep.parent import Parent, study_runs
@@ -124,7 +125,8 @@ class Sweep:
 
         data = load_data(trials)  # the first batch imports torch here
         started = time.perf_counter()
-        train_trials(trials, data, self.cfg.report_every, on_report, ended)
+        train_trials(trials, data, self.cfg.report_every, on_report, ended,
+                     report_val=self.cfg.metric == "val_loss")  # fmt: skip
         self.train_seconds += time.perf_counter() - started
         self.parent.run_id  # noqa: B018 - settled with other workers before anything is told
         for trial in trials:
@@ -136,7 +138,8 @@ class Sweep:
         self.heartbeat.remove(ids)
 
     def tell(self, optuna_trial, result: RunResult, run_id: str, params: dict) -> None:
-        told = retrying(studies.tell, self.study.optuna, optuna_trial, result, run_id, params)
+        told = retrying(studies.tell, self.study.optuna, optuna_trial, result, run_id, params,
+                        self.cfg.metric)  # fmt: skip
         if told:
             self.trained += 1
             if result.status == "completed":
@@ -213,7 +216,7 @@ class Sweep:
             return self.params(Trial("", *self.plan.composer.compose(values)))
 
         rows = summary.rows(self.study.trials(), self.plan.grid, self.cfg.max_retries, describe)
-        return report.table(rows, self.plan.space.keys)
+        return report.table(rows, self.plan.space.keys, METRICS[self.cfg.metric])
 
 
 def _reporter(asked: list):

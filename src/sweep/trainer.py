@@ -59,9 +59,10 @@ def train(
     report_every: int = 0,
     on_report: Reporter | None = None,
     on_end: Ender | None = None,
+    report_val: bool = False,
 ) -> list[RunResult]:
     """Train `runs` (all with optimizer `optimizer`) on `data` as one graph; `on_end` gets each
-    run's result as soon as it ends."""
+    run's result as soon as it ends; `on_report` gets the validation loss if `report_val`."""
     keys = list(dict.fromkeys((r.normalizer, r.hparams, r.init_params) for r in runs))
     row_of = [keys.index((r.normalizer, r.hparams, r.init_params)) for r in runs]
     first = [runs[row_of.index(k)] for k in range(len(keys))]
@@ -72,6 +73,6 @@ def train(
     params = torch.tensor([r.init_params for r in first]).T.unsqueeze(-1).contiguous()
     params.requires_grad_(True)
     step = optimizers.make(optimizer, [dict(r.hparams) for r in first])
-    book = Book(runs, row_of, report_every, on_report, val is not None, on_end)
+    book = Book(runs, row_of, report_every, on_report, val is not None, on_end, report_val)
     training_loop(book.n_epochs, step, params, t_u, data.train.t_c, book, val)
     return book.results()
