@@ -15,6 +15,11 @@ from collections.abc import Sequence
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
 WIDTH, HEIGHT = 640, 400
 LEFT, RIGHT, TOP, BOTTOM = 70, 16, 46, 44
+# Room per tick label: x labels are up to ~7 characters wide, y labels one line high.
+X_TICK_PX, Y_TICK_PX = 64, 26
+# A loss this many times the smallest one shown is drawn at the top edge: a finite but absurd
+# value (a run on its way to diverging) would otherwise squash the useful range flat.
+MAX_SPAN = 1e6
 
 Series = dict[str, tuple[Sequence[float], Sequence[float]]]  # label -> (xs, ys)
 
@@ -42,9 +47,12 @@ def _linear_ticks(lo: float, hi: float) -> list[float]:
     return [t for t in range(0, int(hi) + 1, int(step)) if t >= lo] or [lo]
 
 
-def _log_ticks(lo: float, hi: float) -> list[float]:
+def _log_ticks(lo: float, hi: float, most: int = 8) -> list[float]:
+    """Round values on a log axis, at most `most` of them (every k-th decade if need be)."""
     decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
     ticks = [10.0**d for d in decades if lo <= 10.0**d <= hi]
+    if len(ticks) > most:
+        ticks = ticks[:: math.ceil(len(ticks) / most)]
     if len(ticks) < 3:
         ticks = [m * 10.0**d for d in decades for m in (1, 2, 5) if lo <= m * 10.0**d <= hi]
     if len(ticks) < 3:  # less than a decade: evenly spaced round values
@@ -63,6 +71,8 @@ def _scale(lo: float, hi: float, log: bool, start: float, end: float):
 
 def _bounds(values: list[float], log: bool) -> tuple[float, float]:
     lo, hi = min(values), max(values)
+    if log:
+        hi = min(hi, lo * MAX_SPAN)
     if log and hi / lo < 1.01:
         return lo / 1.01, hi * 1.01
     return (lo - 1, hi + 1) if hi == lo else (lo, hi)
@@ -87,11 +97,15 @@ def _chart(title: str, series: Series, x_label: str, y_label: str, note: str = "
     ys = [y for pts in shown.values() for _, y in pts]
     if xs:
         (x_lo, x_hi), (y_lo, y_hi) = _bounds(xs, x_log), _bounds(ys, True)
+        if max(ys) > y_hi:
+            note = "; ".join(filter(None, [note, f"losses above {y_hi:.3g} drawn at the top"]))
         px, py = _scale(x_lo, x_hi, x_log, x0, x1), _scale(y_lo, y_hi, True, y1, y0)
-        for t in _log_ticks(y_lo, y_hi):
+        for t in _log_ticks(y_lo, y_hi, max(2, (y1 - y0) // Y_TICK_PX)):
             draw.line((x0, py(t), x1, py(t)), fill="#e6e6e6")
             draw.text((x0 - 6, py(t)), f"{t:.4g}", fill="black", font=font, anchor="rm")
-        for t in (_log_ticks if x_log else _linear_ticks)(x_lo, x_hi):
+        x_ticks = _log_ticks(x_lo, x_hi, max(2, (x1 - x0) // X_TICK_PX)) if x_log else (
+            _linear_ticks(x_lo, x_hi))  # fmt: skip
+        for t in x_ticks:
             draw.line((px(t), y1, px(t), y1 + 4), fill="black")
             draw.text((px(t), y1 + 6), f"{t:g}", fill="black", font=font, anchor="mt")
         for i, (label, pts) in enumerate(shown.items()):
