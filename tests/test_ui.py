@@ -222,3 +222,41 @@ def test_optuna_dashboard_shows_the_study(page, optuna_dashboard, capsys):
         )
         for number in range(N_CHILDREN):
             expect(page.get_by_text(f"Trial {number}", exact=True)).to_be_visible()
+
+
+def test_mlflow_registered_model_page_shows_the_champion(page, mlflow_ui, sweep, capsys):
+    version = client_for(mlflow_ui).get_model_version_by_alias(STUDY, "champion")
+    with screenshot(page, "mlflow-registered-model", capsys):
+        goto(page, f"{mlflow_ui}/#/models/{STUDY}")
+        expect(page.get_by_role("heading", name=STUDY)).to_be_visible(timeout=TIMEOUT_MS)
+        row = page.get_by_role("row").filter(has_text=f"Version {version.version}")
+        expect(row).to_have_count(1, timeout=TIMEOUT_MS)
+        expect(row).to_contain_text("champion")
+
+
+@pytest.fixture(scope="module")
+def search(mlflow_server, tmp_path_factory) -> tuple[str, str]:
+    """A small TPE search (enough trials for Optuna's charts): its experiment and parent."""
+    cwd = tmp_path_factory.mktemp("ui-search")
+    done = run_sweep("+experiment=tpe_search", "name=ui_search", "sweep.n_trials=15",
+                     "sweep.space.train.epochs={low:100,high:500}", f"tracking.uri={mlflow_server}",
+                     cwd=cwd, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    client = client_for(mlflow_server)
+    experiment = client.get_experiment_by_name("ui_search").experiment_id
+    [parent] = client.search_runs([experiment], "tags.`sweep.role` = 'parent'")
+    return experiment, parent.info.run_id
+
+
+def test_mlflow_shows_optunas_chart_inline(page, mlflow_ui, search, capsys):
+    experiment, parent = search
+    with screenshot(page, "mlflow-optuna-history-artifact", capsys):
+        goto(page, f"{mlflow_ui}/#/experiments/{experiment}/runs/{parent}/artifacts/"
+                   "optuna_history.html")  # fmt: skip
+        frame = page.frame_locator("iframe").first
+        plot = frame.locator(".plotly-graph-div")
+        expect(plot).to_be_visible(timeout=TIMEOUT_MS)
+        # plotly drew the trials: one marker per completed trial on the history's scatter
+        points = frame.locator(".scatterlayer .point")
+        expect(points.first).to_be_visible(timeout=TIMEOUT_MS)
+        assert points.count() >= 10
