@@ -47,6 +47,13 @@ def study_runs(tracker: Tracker, uid: str) -> list[StoredRun]:
     return tracker.find_runs(**{"sweep.study_uid": uid})
 
 
+def drop_parents(tracker: Tracker, uid: str, keep: str) -> None:
+    """Delete the study's parent runs other than `keep` (a sender call)."""
+    keep = tracker.resolve(keep)
+    tracker.delete_runs([r.run_id for r in study_runs(tracker, uid)
+                         if r.tags.get("sweep.role") == "parent" and r.run_id != keep])  # fmt: skip
+
+
 class Parent:
     def __init__(
         self, sender: Sender, study: Study, cfg: DictConfig, choices: dict, space: Space
@@ -111,6 +118,10 @@ class Parent:
             winner = self.study.attr(PARENT)
             if winner in (None, self.known):
                 self.study.optuna.set_user_attr(PARENT, mine)
+                # Parents no one will record: a dead worker's that never settled (its children
+                # are all of failed trials), or a live one's that will lose and move its
+                # children here when it settles. Not waited for: a silent server can wait.
+                self.sender.call(drop_parents, self.study.uid, mine)
                 return mine
         self.sender.call(Tracker.delete_runs, [mine])
         for child in self.begun:
