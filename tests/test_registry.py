@@ -69,8 +69,11 @@ def test_the_champion_converts_the_lectures_readings(registered):
     version = client_for(uri).get_model_version_by_alias("lr_grid", "champion")
     assert version.run_id == best.info.run_id == version.tags["run_id"]
     assert int(version.tags["trial"]) == int(best.data.tags["optuna.trial_number"])
-    mlflow.set_tracking_uri(uri)
-    model = mlflow.pyfunc.load_model("models:/lr_grid@champion")
+    mlflow.set_tracking_uri(uri)  # a global (and MLFLOW_TRACKING_URI): unset again below
+    try:
+        model = mlflow.pyfunc.load_model("models:/lr_grid@champion")
+    finally:
+        mlflow.set_tracking_uri(None)
     predicted = model.predict(pd.DataFrame({"t_u": T_U}))["t_c"].tolist()
     w, b = best.data.metrics["w_raw"], best.data.metrics["b_raw"]
     assert predicted == pytest.approx([w * t + b for t in T_U], rel=1e-4)
