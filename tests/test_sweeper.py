@@ -3,6 +3,7 @@ MLflow's client and Optuna's storage; resume, kill, Ctrl-C, bad specs, multirun,
 
 from __future__ import annotations
 
+import json
 import math
 import signal
 import subprocess
@@ -308,3 +309,25 @@ def test_the_validation_loss_can_be_the_objective(tmp_path, mlflow_server):
                                          int(c.data.tags["optuna.trial_number"])))  # fmt: skip
     assert parent.data.metrics["best_final_val_loss"] == best.data.metrics["final_val_loss"]
     assert parent.data.tags["best.run_id"] == best.info.run_id
+
+
+def test_a_name_with_both_kinds_of_quote(tmp_path, mlflow_server):
+    """MLflow's filter strings have no escapes: a study whose name holds ' and " still runs,
+    resumes, and is found by name (`sweep.report --study`)."""
+    name = 'o\'brien "the" study'
+    args = ["+experiment=lr_grid", f"name={json.dumps(name)}", f"tracking.uri={mlflow_server}",
+            "sweep.space.optimizer.lr=[0.1]", "sweep.space.train.epochs=[500]"]  # fmt: skip
+    for trained in (4, 0):
+        done = run_sweep(*args, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert f"Trained {trained} trials in this run" in done.stdout
+    parents, children, _ = split_runs(mlflow_server, name)
+    assert len(parents) == 1 and len(children) == 4
+    assert parents[0].data.tags["optuna.study"] == name
+    report = subprocess.run(
+        [sys.executable, "-m", "sweep.report", "--experiment", name, "--study", name,
+         "--tracking-uri", mlflow_server, "--csv", "t.csv"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    assert len(pd.read_csv(tmp_path / "t.csv")) == 4

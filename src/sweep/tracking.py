@@ -172,7 +172,9 @@ class Tracker:
         """Active runs of the experiment whose tags have these values (keys may hold dots)."""
         from mlflow.entities import ViewType
 
-        clauses = [f"tags.`{k}` = '{v}'" for k, v in tags.items()]
+        # MLflow's filter strings have no escapes: a value is quoted with the quote it lacks,
+        # and one that holds both kinds (a user's study name, say) is matched here instead.
+        clauses = [f"tags.`{k}` = {_quoted(v)}" for k, v in tags.items() if _quoted(v)]
         found, token = [], None
         while True:
             page = self.client.search_runs(
@@ -182,7 +184,7 @@ class Tracker:
             found += [
                 StoredRun(r.info.run_id, r.info.run_name, r.info.status,
                           r.data.params, r.data.metrics, r.data.tags)
-                for r in page
+                for r in page if all(r.data.tags.get(k) == v for k, v in tags.items())
             ]  # fmt: skip
             token = page.token
             if not token:
@@ -249,3 +251,11 @@ class Tracker:
     replay_set_parent = set_parent
     replay_set_status = set_status
     replay_delete_runs = delete_runs
+
+
+def _quoted(value: str) -> str | None:
+    """`value` as a filter-string literal, or None when it holds both kinds of quote."""
+    for quote in ("'", '"'):
+        if quote not in value:
+            return f"{quote}{value}{quote}"
+    return None
