@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from sweep import signals
 from sweep.config import register
 from sweep.redact import guard_job, guard_streams
+from sweep.tracking import mlflow_defaults
 
 # Shipped with the package (the top-level conf/ is a link to it), so an installed sweep runs
 # from any directory; a user's own configs come in through Hydra's --config-dir.
@@ -58,6 +59,7 @@ def app(cfg: DictConfig) -> None:
 def main() -> None:
     guard_streams()  # what MLflow, Optuna and SQLAlchemy print carries no URI's password
     signals.install()  # SIGTERM as Ctrl-C
+    mlflow_defaults()  # inherited by the sender process
     register()
     os.environ["HYDRA_FULL_ERROR"] = "1"  # composition errors reach us, not Hydra's printer
     try:

@@ -103,6 +103,9 @@ def load(tracker: Any, study: str | None) -> tuple[pd.DataFrame, StoredRun]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from sweep.tracking import mlflow_defaults
+
+    mlflow_defaults()
     parser = argparse.ArgumentParser(prog="python -m sweep.report", description=__doc__)
     parser.add_argument("--experiment", default="sweep", help="MLflow experiment name")
     parser.add_argument("--study", help="study name (default: the latest sweep)")

@@ -20,7 +20,10 @@ from sweep.redact import guard_streams, redact
 
 
 def main(argv: list[str] | None = None) -> None:
+    from sweep.tracking import mlflow_defaults
+
     guard_streams()
+    mlflow_defaults()
     parser = argparse.ArgumentParser(
         prog="python -m sweep.sync", description=__doc__.splitlines()[0]
     )

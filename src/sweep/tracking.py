@@ -21,11 +21,14 @@ from sweep.reachable import check_reachable
 from sweep.runs import RunRecord, StoredRun, batches, check_finite
 from sweep.spool import PLACEHOLDER, RUN_KEY, key_of
 
-# MLflow's usage telemetry wraps every client call, and ending a run against a server fetches
-# the run again only to print its link: a sweep makes thousands of calls and ends hundreds of
-# runs. Users who want either back set the variable themselves.
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+
+def mlflow_defaults() -> None:
+    """Called by the entry points (not on import: a program that embeds the package keeps its
+    own settings). MLflow's usage telemetry wraps every client call, and ending a run against
+    a server fetches the run again only to print its link: a sweep makes thousands of calls
+    and ends hundreds of runs. Users who want either back set the variable themselves."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
 class Tracker:
