@@ -29,6 +29,9 @@ def mlflow_defaults() -> None:
     and ends hundreds of runs. Users who want either back set the variable themselves."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    # Logging a model looks for git (for source tags); where there is none (the image), GitPython
+    # would print a nine-line warning into the sweep's output.
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 
 class Tracker:
