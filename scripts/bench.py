@@ -30,8 +30,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from serve_mlflow import start
-from sweep import tracking  # noqa: F401 - the peers get the MLflow settings the sweep runs with
 from sweep.data import load, split
+from sweep.defaults import mlflow_defaults
 from sweep.lecture import training_loop
 from sweep.normalize import fit
 from sweep.trainer import RunSpec, train
@@ -150,6 +150,7 @@ def main() -> None:
     parser.add_argument("--tutorial-points", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    mlflow_defaults()  # the peers get the MLflow settings the sweep runs with
     rounds = []
     with tempfile.TemporaryDirectory() as tmp, socket.socket() as s:
         s.bind(("127.0.0.1", 0))

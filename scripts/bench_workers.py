@@ -32,6 +32,7 @@ from postgres import Postgres, free_port
 from serve_mlflow import start
 from sweep.claims import take
 from sweep.heartbeats import Heartbeat
+from sweep.optuna_internals import trial_id
 from sweep.results import RunResult
 from sweep.space import Axis, Space
 from sweep.study import open_study, tell
@@ -78,10 +79,10 @@ def storage_per_trial(url: str, batch: int = 10) -> float:
         taken, _ = take(study, batch, GRID.distributions, grid, len(grid), 3)
         if not taken:
             break
-        beat.add([t._trial_id for t in taken])
+        beat.add([trial_id(t) for t in taken])
         for trial in taken:
             tell(study.optuna, trial, result, "run-id", {"optimizer.lr": "0.1"})
-        beat.remove([t._trial_id for t in taken])
+        beat.remove([trial_id(t) for t in taken])
     beat.stop.set()
     return (time.perf_counter() - started) / len(grid)
 

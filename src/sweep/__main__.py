@@ -1,4 +1,4 @@
-"""`python -m sweep`: compose the config with Hydra and hand it to the engine.
+"""`python -m sweep`: compose the config with Hydra and hand it to `sweep.app`.
 
 Exit statuses: 0 done; 2 bad input or config (one line, before anything is created); 1 a
 failure at run time (one line); 3 done, but some tracking data still waits in the spool (one
@@ -17,9 +17,9 @@ import hydra
 from omegaconf import DictConfig
 
 from sweep import signals
-from sweep.config import register
+from sweep.defaults import mlflow_defaults
 from sweep.redact import guard_job, guard_streams
-from sweep.tracking import mlflow_defaults
+from sweep.schema import register
 
 # Shipped with the package (the top-level conf/ is a link to it), so an installed sweep runs
 # from any directory; a user's own configs come in through Hydra's --config-dir.
@@ -46,7 +46,7 @@ def fail(ex: BaseException, status: int | None = None) -> None:
 def app(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
-    from sweep.engine import run
+    from sweep.app import run
 
     hydra_cfg = HydraConfig.get()
     guard_job(Path(hydra_cfg.runtime.output_dir), hydra_cfg.output_subdir)

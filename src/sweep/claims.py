@@ -17,9 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import optuna
-from optuna.distributions import BaseDistribution
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from optuna.trial import FrozenTrial, TrialState
 
+from sweep.optuna_internals import claim
 from sweep.study import DONE, Study
 
 
@@ -120,12 +126,25 @@ def _enqueue(
 def _claim(
     study: optuna.Study, waiting: list[FrozenTrial], distributions: Mapping[str, BaseDistribution]
 ) -> list[optuna.Trial]:
-    """These queued trials, now RUNNING: what `study.ask` does for one trial, without its
-    re-reading every unfinished trial on each call."""
-    storage, claimed = study._storage, []
+    """These queued trials, now RUNNING (those another worker took first left out)."""
+    claimed = []
     for trial in waiting:
-        if storage.set_trial_state_values(trial._trial_id, TrialState.RUNNING):
-            claimed.append(optuna.Trial(study, trial._trial_id))
+        live = claim(study, trial)
+        if live is not None:
+            claimed.append(live)
             for name in distributions.keys() - trial.params.keys():
-                claimed[-1]._suggest(name, distributions[name])  # queued by `enqueue_trial`
+                _suggest(live, name, distributions[name])  # queued by `enqueue_trial`
     return claimed
+
+
+def _suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution) -> None:
+    """A queued point's value of `name` (fixed by the queue), through the public suggest API."""
+    d = distribution
+    if isinstance(d, CategoricalDistribution):
+        trial.suggest_categorical(name, d.choices)
+    elif isinstance(d, IntDistribution):
+        trial.suggest_int(name, d.low, d.high, step=d.step, log=d.log)
+    elif isinstance(d, FloatDistribution):
+        trial.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
+    else:
+        raise TypeError(f"{name}: no public suggest call for {type(d).__name__}")

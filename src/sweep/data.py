@@ -1,19 +1,26 @@
 """Readings in, float32 tensors out: the lecture's thermometer or a CSV file.
 
 `check` reads and checks them without torch, so a sweep can refuse bad data for every data
-option before it starts, and import torch only when it trains.
+option before it starts, and import torch only when it trains. Trials that share a data set
+(option, settings, split) share one load: `check_all`, `load_all`, `key`.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from omegaconf import OmegaConf
 
 from sweep.config import ConfigError
 
 if TYPE_CHECKING:
     import torch
+
+    from sweep.trials import Trial
 
 # Normalizations fitted by dividing by the spread of the training inputs.
 SPREAD = {"standard", "minmax"}
@@ -148,3 +155,41 @@ def split(readings: Readings, val_fraction: float, seed: int) -> Split:
         Readings(readings.t_u[train_indices], readings.t_c[train_indices]),
         Readings(readings.t_u[val_indices], readings.t_c[val_indices]),
     )
+
+
+def key(trial: Trial) -> str:
+    """What makes two trials' data sets the same: option, its settings, and the split."""
+    c = trial.config
+    return json.dumps(
+        [trial.choices["data"], c["data"], c["train"]["val_fraction"], c["train"]["seed"]],
+        sort_keys=True,
+    )
+
+
+def _distinct(trials: Sequence[Trial]) -> dict[str, Trial]:
+    found: dict[str, Trial] = {}
+    for trial in trials:
+        found.setdefault(key(trial), trial)
+    return found
+
+
+def check_all(trials: Sequence[Trial]) -> None:
+    """Raise the ConfigError that loading the trials' data, or fitting their normalizations on
+    it, would raise (without torch, unless a training split could be constant)."""
+    normalizations: dict[str, set[str]] = {}
+    for trial in trials:
+        normalizations.setdefault(key(trial), set()).add(trial.choices["normalization"])
+    for k, trial in _distinct(trials).items():
+        c = trial.config
+        check(trial.choices["data"], OmegaConf.create(c["data"]), c["train"]["val_fraction"],
+              c["train"]["seed"], normalizations[k])  # fmt: skip
+
+
+def load_all(trials: Sequence[Trial]) -> dict[str, Split]:
+    """Each distinct data set the trials use, loaded and split once, by `key`."""
+    datasets = {}
+    for k, trial in _distinct(trials).items():
+        c = trial.config
+        readings = load(trial.choices["data"], OmegaConf.create(c["data"]))
+        datasets[k] = split(readings, c["train"]["val_fraction"], c["train"]["seed"])
+    return datasets

@@ -22,14 +22,11 @@ from typing import Any
 
 import optuna
 import sqlalchemy
-from optuna.storages._rdb import models
 from optuna.trial import TrialState
 from sqlalchemy.dialects import postgresql, sqlite
 
-# Private to Optuna (checked against 5.0.0): the heartbeat and trial tables, written here in
-# one statement per beat. tests/test_heartbeats.py fails if their shape changes.
-HEARTBEATS = models.TrialHeartbeatModel.__table__
-TRIALS = models.TrialModel.__table__
+from sweep.optuna_internals import HEARTBEATS, TRIALS, engine
+
 log = logging.getLogger(__name__)
 
 
@@ -43,13 +40,13 @@ def record(storage: Any, trial_ids: list[int]) -> None:
     if not trial_ids:
         return
     now = sqlalchemy.func.now()
-    statement = _insert(storage.engine).values(
+    statement = _insert(engine(storage)).values(
         [{"trial_id": i, "heartbeat": now} for i in trial_ids]
     )
     statement = statement.on_conflict_do_update(
         index_elements=["trial_id"], set_={"heartbeat": now}
     )
-    with storage.engine.begin() as connection:
+    with engine(storage).begin() as connection:
         connection.execute(statement)
 
 
@@ -60,8 +57,8 @@ def fail_stale(storage: Any, study: optuna.Study, study_id: int) -> None:
         TRIALS.c.state == TrialState.RUNNING,
         TRIALS.c.trial_id.not_in(sqlalchemy.select(HEARTBEATS.c.trial_id)),
     )
-    statement = _insert(storage.engine).from_select(["trial_id", "heartbeat"], unseen)
-    with storage.engine.begin() as connection:
+    statement = _insert(engine(storage)).from_select(["trial_id", "heartbeat"], unseen)
+    with engine(storage).begin() as connection:
         connection.execute(statement.on_conflict_do_nothing(index_elements=["trial_id"]))
     with warnings.catch_warnings():  # "experimental" since Optuna 2.9; relied on knowingly
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

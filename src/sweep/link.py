@@ -41,11 +41,11 @@ class Link:
         self._tracker = None
 
     def tracker(self):
-        from sweep.tracking import Tracker
+        from sweep.replaying import Replayer
 
         with self.opening:
-            if self._tracker is None:
-                self._tracker = Tracker(self.uri, self.experiment)
+            if self._tracker is None:  # live calls and replays alike
+                self._tracker = Replayer(self.uri, self.experiment)
         return self._tracker
 
     def call(self, func: Callable[..., Any], args: tuple) -> Any:

@@ -26,32 +26,22 @@ from optuna.trial import TrialState
 
 from sweep import importance
 from sweep.config import METRICS
-from sweep.records import Trial, config_yaml, params_of
+from sweep.records import config_yaml, params_of
+from sweep.recovery import drop_parents
 from sweep.registry import CHAMPION, register_best
-from sweep.runs import RunRecord, StoredRun
+from sweep.runs import RunRecord
 from sweep.sender import Pending, Sender
 from sweep.space import Space
 from sweep.spool import RUN_KEY
 from sweep.storage import retrying
 from sweep.study import PARENT, PARENT_STATUS, Study
 from sweep.tracking import Tracker
+from sweep.trials import Trial
 
 # Settings that may differ between invocations of one sweep: tags, refreshed each time.
 VOLATILE = ("sweep.n_trials", "sweep.batch_size", "sweep.report_every", "sweep.heartbeat_interval",
             "sweep.grace_period", "sweep.max_retries", "sweep.storage")  # fmt: skip
 BEST_CURVES = 5
-
-
-def study_runs(tracker: Tracker, uid: str) -> list[StoredRun]:
-    """Every active run of the study with this unique id (a sender call)."""
-    return tracker.find_runs(**{"sweep.study_uid": uid})
-
-
-def drop_parents(tracker: Tracker, uid: str, keep: str) -> None:
-    """Delete the study's parent runs other than `keep` (a sender call)."""
-    keep = tracker.resolve(keep)
-    tracker.delete_runs([r.run_id for r in study_runs(tracker, uid)
-                         if r.tags.get("sweep.role") == "parent" and r.run_id != keep])  # fmt: skip
 
 
 class Parent:
@@ -186,16 +176,7 @@ class Parent:
                 curve = asked[row.run_id].result()
             if curve:  # another worker's, unknown here while the server is silent: left out
                 curves[f"t{row.trial:03d} {row.final_loss:.6g}"] = curve
-        record = RunRecord(self.study.name, artifacts=report.parent_artifacts(frame, curves))
-        counts = frame["status"].value_counts()
-        record.metrics = {f"n_{s}": float(counts.get(s, 0)) for s in report.STATUSES}
-        if len(completed):
-            top = completed.iloc[0]
-            for key in dict.fromkeys(("final_loss", self.by, "w_raw", "b_raw")):
-                record.metrics[f"best_{key}"] = float(top[key])
-            record.tags = {"best.trial": str(top["trial"]), "best.run_id": str(top["run_id"])}
-            keys = dict.fromkeys([*self.space.keys, *report.ALWAYS])
-            record.tags |= {f"best.{k}": str(top[k]) for k in keys}
+        record = report.parent_record(self.study.name, frame, curves, self.by, self.space.keys)
         if self.searched:
             found = importance.insights(self.study.optuna)
             self.importances = found.importances

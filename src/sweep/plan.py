@@ -10,10 +10,9 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from sweep import study as studies
+from sweep import data
 from sweep.config import GROUPS, ConfigError
-from sweep.engine import check_data
-from sweep.records import Trial
+from sweep.samplers import check_settings
 from sweep.space import Space, parse
 from sweep.trials import Composer
 
@@ -31,7 +30,7 @@ def plan_sweep(cfg: DictConfig) -> Plan:
     """Raise the ConfigError of any bad sweep setting, trial config or data."""
     loader = GlobalHydra.instance().config_loader()
     space = parse(cfg.sweep.space, cfg, lambda g: sorted(loader.get_group_options(g)))
-    studies.check_settings(cfg.sweep)
+    check_settings(cfg.sweep)
     hydra = HydraConfig.get()
     composer = Composer(hydra.job.config_name, list(hydra.overrides.task))
     grid = space.grid() if cfg.sweep.sampler == "grid" else None
@@ -39,7 +38,7 @@ def plan_sweep(cfg: DictConfig) -> Plan:
     combos: list[dict[str, Any]] = [{}]
     for axis in (a for a in space.axes if a.key in GROUPS):
         combos = [{**c, axis.key: v} for c in combos for v in axis.choices]
-    check_data([Trial("preflight", *composer.compose(combo)) for combo in combos])
+    data.check_all([composer.trial(combo) for combo in combos])
     return Plan(
         space, composer, total, None if grid is None else grid[:total], _max_epochs(space, cfg)
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from sweep import plots
@@ -12,16 +11,7 @@ from sweep.redact import redact, redact_tree
 from sweep.results import RunResult
 from sweep.runs import RunRecord
 from sweep.tracking import Tracker
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One training run's resolved config and the option chosen in each config group."""
-
-    name: str
-    config: dict[str, Any]
-    choices: dict[str, str]
-    number: int | None = None  # Optuna's trial number, when the run is part of a study
+from sweep.trials import Trial
 
 
 def _param(value: Any) -> str:

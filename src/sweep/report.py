@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from sweep import plots
-from sweep.runs import StoredRun
+from sweep.runs import RunRecord, StoredRun
 
 ALWAYS = ["normalization", "optimizer", "optimizer.lr", "train.epochs"]
 STATUSES = ("completed", "diverged", "pruned", "failed")
@@ -90,6 +90,25 @@ def parent_artifacts(frame: pd.DataFrame, best_curves: dict[str, list[float]]) -
     }
 
 
+def parent_record(
+    name: str, frame: pd.DataFrame, best_curves: dict[str, list[float]], by: str, keys: list[str]
+) -> RunRecord:
+    """What a sweep's parent holds once trials are done: the table and plots, counts by status,
+    and the best trial (by `by`): its values as metrics, its settings as tags (params cannot
+    change, and a later summary may name another best)."""
+    record = RunRecord(name, artifacts=parent_artifacts(frame, best_curves))
+    counts = frame["status"].value_counts()
+    record.metrics = {f"n_{s}": float(counts.get(s, 0)) for s in STATUSES}
+    completed = frame[frame["status"] == "completed"]
+    if len(completed):
+        top = completed.iloc[0]
+        for key in dict.fromkeys(("final_loss", by, "w_raw", "b_raw")):
+            record.metrics[f"best_{key}"] = float(top[key])
+        record.tags = {"best.trial": str(top["trial"]), "best.run_id": str(top["run_id"])}
+        record.tags |= {f"best.{k}": str(top[k]) for k in dict.fromkeys([*keys, *ALWAYS])}
+    return record
+
+
 def load(tracker: Any, study: str | None) -> tuple[pd.DataFrame, StoredRun]:
     """The table of a sweep's children, and its parent run (the latest one if not named)."""
     tags = {"sweep.role": "parent"} | ({"optuna.study": study} if study else {})
@@ -103,7 +122,7 @@ def load(tracker: Any, study: str | None) -> tuple[pd.DataFrame, StoredRun]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from sweep.tracking import mlflow_defaults
+    from sweep.defaults import mlflow_defaults
 
     mlflow_defaults()
     parser = argparse.ArgumentParser(prog="python -m sweep.report", description=__doc__)

@@ -62,8 +62,10 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
         raise ConfigError("sweep.storage", f"cannot open {redact(url)} ({_reason(ex)})") from None
     finally:
         engine.dispose()
-    if storage.engine.dialect.name == "sqlite":
-        _write_ahead(storage.engine)
+    from sweep.optuna_internals import engine
+
+    if engine(storage).dialect.name == "sqlite":
+        _write_ahead(engine(storage))
     return storage
 
 

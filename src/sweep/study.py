@@ -1,5 +1,5 @@
-"""The Optuna side of a sweep: the study in its storage, what it was made for, samplers,
-pruners, and how a trained trial is told.
+"""The Optuna side of a sweep: the study in its storage, what it was made for, and how a
+trained trial is told (samplers and pruners: `sweep.samplers`).
 
 All trial bookkeeping lives in the study, not in this process: which trials are done, which
 run elsewhere, which died (heartbeats), the parent run's id, how many workers joined. That is
@@ -21,12 +21,12 @@ from optuna.trial import TrialState
 
 from sweep.config import ConfigError, leaves
 from sweep.locks import database_lock
+from sweep.optuna_internals import engine
 from sweep.redact import redact
 from sweep.results import RunResult
+from sweep.samplers import make_pruner, make_sampler
 from sweep.storage import open_storage
 
-SAMPLERS = ("tpe", "random", "cmaes", "gp", "grid")
-PRUNERS = ("none", "median", "hyperband")
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 # The study's user attributes (what optuna-dashboard shows under the study).
 IDENTITY, UID, WORKERS = "sweep.identity", "sweep.uid", "sweep.workers"
@@ -34,39 +34,6 @@ PARENT, PARENT_STATUS = "mlflow_parent_run_id", "mlflow_parent_status"
 CLEANED = "sweep.failed_cleaned"  # how many FAIL trials have had their child runs deleted
 # A trial's user attributes, written when it is told.
 RUN_ID, RESULT = "mlflow_run_id", "result"
-
-
-def check_settings(sweep: Any) -> None:
-    """Sampler and pruner names, before anything is created."""
-    if sweep.sampler not in SAMPLERS:
-        allowed = ", ".join(SAMPLERS)
-        raise ConfigError("sweep.sampler", f"unknown sampler '{sweep.sampler}'; allowed: {allowed}")
-    if sweep.pruner.kind not in PRUNERS:
-        allowed = ", ".join(PRUNERS)
-        raise ConfigError(
-            "sweep.pruner.kind", f"unknown pruner '{sweep.pruner.kind}'; allowed: {allowed}"
-        )
-
-
-def make_sampler(kind: str, seed: int) -> optuna.samplers.BaseSampler:
-    # A grid's points are all enqueued with fixed values, so its sampler is never consulted.
-    if kind in ("random", "grid"):
-        return optuna.samplers.RandomSampler(seed=seed)
-    if kind == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
-    if kind == "gp":
-        return optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)
-    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
-
-
-def make_pruner(pruner: Any, max_epochs: int) -> optuna.pruners.BasePruner:
-    if pruner.kind == "median":
-        return optuna.pruners.MedianPruner(pruner.n_startup_trials, pruner.n_warmup_steps)
-    if pruner.kind == "hyperband":
-        return optuna.pruners.HyperbandPruner(
-            pruner.min_resource, max(max_epochs, pruner.min_resource + 1), pruner.reduction_factor
-        )
-    return optuna.pruners.NopPruner()
 
 
 def identity(config: dict[str, Any], choices: dict[str, str], space: Any) -> dict[str, Any]:
@@ -114,7 +81,7 @@ def open_study(sweep: Any, max_epochs: int, made_for: dict[str, Any]) -> Study:
     if storage is not None:
 
         def lock() -> contextlib.AbstractContextManager:
-            return database_lock(storage.engine, sweep.storage, f"study:{name}")
+            return database_lock(engine(storage), sweep.storage, f"study:{name}")
 
     with lock():
         study = optuna.create_study(storage=storage, study_name=name, direction="minimize",

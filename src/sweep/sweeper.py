@@ -13,36 +13,35 @@ import contextlib
 import gc
 import logging
 import time
-import warnings
 
-import optuna
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from sweep import report, signals, summary
+from sweep import data, report, signals, summary
 from sweep import study as studies
+from sweep.batching import train_trials
 from sweep.claims import take
 from sweep.config import METRICS
-from sweep.engine import load_data, run_name, train_trials
-from sweep.heartbeats import Heartbeat, fail_stale
-from sweep.parent import Parent, study_runs
+from sweep.heartbeats import Heartbeat
+from sweep.optuna_internals import trial_id
+from sweep.parent import Parent
 from sweep.plan import Plan, plan_sweep
 from sweep.progress import Progress
 from sweep.reachable import check_reachable
-from sweep.records import Trial, begin_run, end_run, params_of
+from sweep.records import begin_run, end_run, params_of
+from sweep.recovery import Recovery
 from sweep.results import RunResult
+from sweep.samplers import reporter
 from sweep.sender import Sender
 from sweep.storage import retrying
 from sweep.tracking import Tracker
+from sweep.trials import Trial
 
 log = logging.getLogger(__name__)
 
 
 def run_sweep(cfg: DictConfig, choices: dict[str, str], sender: Sender) -> None:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress line says enough
-    # Optuna warns that heartbeats are meant for `optimize`; a sweep asks, beats and tells.
-    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
     plan = plan_sweep(cfg)
     check_reachable(cfg.tracking.uri)
     made_for = studies.identity(OmegaConf.to_container(cfg, resolve=True), choices, plan.space)
@@ -74,14 +73,14 @@ class Sweep:
         self.in_flight: list[list] = []  # [optuna trial, result, logging future]
         self.trained, self.train_seconds = 0, 0.0
         self.curves: dict[str, list[float]] = {}  # run id -> loss curve, for the parent's plot
-        self.cleaned: int | None = None  # FAIL trials whose child runs are deleted
+        # A dead worker's trials fail and their half-logged child runs go, before their grid
+        # points are queued again.
+        self.recover = Recovery(study, self.heartbeat, sender)
 
     def run(self) -> None:
         progress = None
         try:
             while True:
-                # A dead worker's trials fail here and their half-logged child runs go, before
-                # their grid points are queued again.
                 self.recover()
                 with signals.critical():  # what is claimed is in flight: failed if interrupted
                     taken, tally = retrying(take, self.study, self.cfg.batch_size,
@@ -106,26 +105,24 @@ class Sweep:
 
     def batch(self, taken: list) -> None:
         """Train the trials taken as one graph, log them, tell them."""
-        ids = [t._trial_id for t in taken]
+        ids = [trial_id(t) for t in taken]
         retrying(self.heartbeat.add, ids)
         trials, runs = [], []
         parent = self.parent.open()
         for optuna_trial in taken:
-            config, choices = self.plan.composer.compose(optuna_trial.params)
-            name = run_name(config, choices, optuna_trial.number)
-            trials.append(Trial(name, config, choices, optuna_trial.number))
+            trials.append(self.plan.composer.trial(optuna_trial.params, optuna_trial.number))
             # Its child run is created (params, tags, config) while the rest are trained.
             tags = self.parent.child_tags(trials[-1])
             runs.append(self.sender.call(begin_run, trials[-1], tags, parent))
             self.parent.began(runs[-1])
-        on_report = None if self.cfg.pruner.kind == "none" else _reporter(taken)
+        on_report = None if self.cfg.pruner.kind == "none" else reporter(taken)
 
         def ended(i: int, result: RunResult) -> None:  # shipped while longer trials train
             self.in_flight[i][1:] = [result, self.sender.call(end_run, runs[i], trials[i], result)]
 
-        data = load_data(trials)  # the first batch imports torch here
+        datasets = data.load_all(trials)  # the first batch imports torch here
         started = time.perf_counter()
-        train_trials(trials, data, self.cfg.report_every, on_report, ended,
+        train_trials(trials, datasets, self.cfg.report_every, on_report, ended,
                      report_val=self.cfg.metric == "val_loss")  # fmt: skip
         self.train_seconds += time.perf_counter() - started
         self.parent.run_id  # noqa: B018 - settled with other workers before anything is told
@@ -146,31 +143,6 @@ class Sweep:
                 self.curves[run_id] = result.losses
         else:  # failed meanwhile by a worker that took this one for dead: its point runs again
             self.sender.call(Tracker.delete_runs, [run_id])
-
-    def recover(self) -> None:
-        """Fail trials of dead workers and delete the child runs of failed trials, and any
-        parent that is not the study's (this study's runs only, found by its unique id)."""
-        if self.study.storage is not None:
-            retrying(self.heartbeat.beat)  # this worker's own trials are fresh when judged
-            retrying(fail_stale, self.study.storage, self.study.optuna, self.study.id)
-        failed = retrying(self.study.trials, TrialState.FAIL)
-        if self.cleaned is None:
-            self.cleaned = retrying(self.study.attr, studies.CLEANED) or 0
-        if len(failed) > self.cleaned:
-            numbers = {t.number for t in failed}
-            winner = retrying(self.study.attr, studies.PARENT)
-            found = self.sender.call(study_runs, self.study.uid)
-            if found.exception() is not None:  # the server is silent: clean up another time
-                return
-            runs = found.result()
-            stale = [r.run_id for r in runs
-                     if int(r.tags.get("optuna.trial_number", -1)) in numbers
-                     # the parent a dead worker created but never recorded in the study
-                     or (r.tags.get("sweep.role") == "parent" and winner not in (None, r.run_id))
-                     ]  # fmt: skip
-            self.sender.call(Tracker.delete_runs, stale).result()
-            retrying(self.study.optuna.set_user_attr, studies.CLEANED, len(failed))
-        self.cleaned = len(failed)
 
     def interrupted(self) -> None:
         """Ctrl-C or SIGTERM: let the batch's logging finish and tell what was logged; fail the
@@ -213,21 +185,7 @@ class Sweep:
         """The summary table as the study holds it now."""
 
         def describe(values: dict) -> dict[str, str]:
-            return self.params(Trial("", *self.plan.composer.compose(values)))
+            return self.params(self.plan.composer.trial(values))
 
         rows = summary.rows(self.study.trials(), self.plan.grid, self.cfg.max_retries, describe)
         return report.table(rows, self.plan.space.keys, METRICS[self.cfg.metric])
-
-
-def _reporter(asked: list):
-    """Per-epoch reports to Optuna; the trainer stops the runs the pruner prunes."""
-
-    def on_report(epoch: int, losses: dict[int, float]) -> set[int]:
-        pruned = set()
-        for i, loss in losses.items():
-            asked[i].report(loss, epoch)
-            if asked[i].should_prune():
-                pruned.add(i)
-        return pruned
-
-    return on_report

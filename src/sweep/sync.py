@@ -20,7 +20,7 @@ from sweep.redact import guard_streams, redact
 
 
 def main(argv: list[str] | None = None) -> None:
-    from sweep.tracking import mlflow_defaults
+    from sweep.defaults import mlflow_defaults
 
     guard_streams()
     mlflow_defaults()
@@ -47,22 +47,22 @@ def main(argv: list[str] | None = None) -> None:
 def sync(spool_dir: str, uri: str | None = None) -> tuple[int, set[str]]:
     """Replay the whole spool; how many entries went, and to which servers."""
     from sweep.config import ConfigError
+    from sweep.replaying import Replayer
     from sweep.spool import Spool, replay
-    from sweep.tracking import Tracker
 
     spool = Spool(spool_dir)
     if not spool.path.is_dir():
         raise ConfigError("--spool-dir", f"no spool at '{spool_dir}'")
-    trackers: dict[tuple[str, str], Tracker] = {}
+    trackers: dict[tuple[str, str], Replayer] = {}
 
-    def tracker_for(meant: str, experiment: str) -> Tracker:
+    def tracker_for(meant: str, experiment: str) -> Replayer:
         target = uri or meant
         if "***" in target:  # a password was never written to disk
             target = os.environ.get("MLFLOW_TRACKING_URI") or target
             if "***" in target:
                 raise ConfigError("--tracking-uri", f"give the full URI for {meant}")
         if (target, experiment) not in trackers:
-            trackers[target, experiment] = Tracker(target, experiment)
+            trackers[target, experiment] = Replayer(target, experiment)
         return trackers[target, experiment]
 
     sent = replay(spool, tracker_for)

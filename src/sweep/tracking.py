@@ -11,27 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import tempfile
 from pathlib import Path
 
+from sweep import mlflow_internals
 from sweep.config import ConfigError
 from sweep.locks import file_lock, sqlite_path
 from sweep.reachable import check_reachable
 from sweep.runs import RunRecord, StoredRun, batches, check_finite
 from sweep.spool import PLACEHOLDER, RUN_KEY, key_of
-
-
-def mlflow_defaults() -> None:
-    """Called by the entry points (not on import: a program that embeds the package keeps its
-    own settings). MLflow's usage telemetry wraps every client call, and ending a run against
-    a server fetches the run again only to print its link: a sweep makes thousands of calls
-    and ends hundreds of runs. Users who want either back set the variable themselves."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    # Logging a model looks for git (for source tags); where there is none (the image), GitPython
-    # would print a nine-line warning into the sweep's output.
-    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 
 class Tracker:
@@ -116,23 +104,14 @@ class Tracker:
             if artifact_uri is None:
                 self.client.log_artifacts(run_id, tmp)
             else:  # known since create_run: saves the client a get-run request per write
-                from mlflow.store.artifact.artifact_repository_registry import (
-                    get_artifact_repository,
-                )
-
-                get_artifact_repository(artifact_uri, tracking_uri=self.uri).log_artifacts(tmp)
+                mlflow_internals.artifact_repository(artifact_uri, self.uri).log_artifacts(tmp)
 
     def _log_batch(self, run_id: str, batch: dict[str, list[dict]]) -> None:
-        """One log-batch request. Against a server the JSON is written here, not through
-        MLflow's protobuf entities, which cost ten times more client CPU per point (CPU that a
-        sweep's machine would rather give the server); MLflow still sends it, with its
-        authentication, retries and error handling."""
-        from mlflow.protos.service_pb2 import LogBatch
-        from mlflow.store.tracking.rest_store import RestStore
-
-        store = self.client._tracking_client.store
-        if isinstance(store, RestStore):
-            store._call_endpoint(LogBatch, json.dumps({"run_id": run_id, **batch}))
+        """One log-batch request; against a server its JSON is written here (CPU that a
+        sweep's machine would rather give the server: see `mlflow_internals`)."""
+        store = mlflow_internals.rest_store(self.client)
+        if store is not None:
+            mlflow_internals.log_batch_json(store, json.dumps({"run_id": run_id, **batch}))
             return
         from mlflow.entities import Metric, Param, RunTag
 
@@ -226,37 +205,6 @@ class Tracker:
                 raise LookupError(f"run {run_id} is not in MLflow at {self.uri} yet")
             self.resolved[run_id] = found[0].run_id
         return self.resolved[run_id]
-
-    # Replaying the spool (sweep.spool): each step is idempotent, so an entry applied twice
-    # (replay killed between applying it and deleting it) changes nothing the second time.
-
-    def replay_create(self, record: RunRecord, parent_id: str | None) -> str:
-        placeholder = PLACEHOLDER + record.tags[RUN_KEY]
-        try:
-            run_id = self.resolve(placeholder)
-        except LookupError:
-            return self.create(record, parent_id)
-        self.replay_write(run_id, record, record.tags)
-        return run_id
-
-    def replay_complete(self, run_id: str, record: RunRecord, status: str) -> None:
-        self.replay_write(run_id, record, record.tags)
-        self.set_status(run_id, status)
-
-    def replay_write(self, run_id: str, record: RunRecord, tags: dict[str, str] | None) -> None:
-        """`write`, leaving out the metric steps the run already holds."""
-        run_id = self.resolve(run_id)
-        present = {key: {m.step for m in self.client.get_metric_history(run_id, key)}
-                   for key in record.series}  # fmt: skip
-        if record.metrics:  # scalars, at step 0: sent again only if the value is not there
-            logged = self.client.get_run(run_id).data.metrics
-            present |= {k: {0} for k, v in record.metrics.items() if logged.get(k) == v}
-        self.write(run_id, record, tags, present)
-
-    replay_reopen = reopen
-    replay_set_parent = set_parent
-    replay_set_status = set_status
-    replay_delete_runs = delete_runs
 
 
 def _quoted(value: str) -> str | None:

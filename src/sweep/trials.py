@@ -1,4 +1,5 @@
-"""A trial's config: the user's command line plus the trial's values, composed by Hydra.
+"""A trial: one training run's resolved config and group choices, its name, and how Hydra
+composes it from the user's command line plus the trial's values.
 
 Group choices (`normalization=minmax`) need Hydra to compose, because an option brings its
 own settings; composition is cached per combination of group choices, and leaf values
@@ -8,11 +9,36 @@ own settings; composition is cached per combination of group choices, and leaf v
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sweep.config import GROUPS
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One training run's resolved config and the option chosen in each config group."""
+
+    name: str
+    config: dict[str, Any]
+    choices: dict[str, str]
+    number: int | None = None  # Optuna's trial number, when the run is part of a study
+
+
+def choices_of(hydra_choices: dict) -> dict[str, str]:
+    """The option chosen in each of our config groups (Hydra's own groups left out)."""
+    return {g: str(o) for g, o in hydra_choices.items() if not g.startswith("hydra") and o}
+
+
+def run_name(config: dict, choices: dict[str, str], number: int | None = None) -> str:
+    """`scale-gd-lr0.01-e5000`, prefixed with `t007-` for trial 7 of a study."""
+    name = (
+        f"{choices['normalization']}-{choices['optimizer']}"
+        f"-lr{config['optimizer']['lr']:g}-e{config['train']['epochs']}"
+    )
+    return name if number is None else f"t{number:03d}-{name}"
 
 
 def override_key(override: str) -> str:
@@ -30,8 +56,6 @@ class Composer:
         """The resolved config and group choices of a trial with values `params`."""
         from hydra import compose
 
-        from sweep.engine import choices_of
-
         groups = {k: v for k, v in params.items() if k in GROUPS}
         key = tuple(sorted(groups.items()))
         if key not in self.cache:
@@ -48,3 +72,8 @@ class Composer:
             if name not in GROUPS:
                 OmegaConf.update(cfg, name, value, merge=False)
         return OmegaConf.to_container(cfg, resolve=True), choices
+
+    def trial(self, params: dict[str, Any], number: int | None = None) -> Trial:
+        """The trial with values `params`, named (as trial `number` of a study, if given)."""
+        config, choices = self.compose(params)
+        return Trial(run_name(config, choices, number), config, choices, number)
