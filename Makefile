@@ -25,6 +25,7 @@ serve: $(VENV)/.installed
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # The real stack (docker-compose.yml), twice (as is, and with MLflow's basic auth): up with 2
@@ -37,6 +38,7 @@ compose-test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
@@ -46,4 +48,4 @@ bench: $(VENV)/.dev
 	$(BIN)/python scripts/bench.py
 
 clean:
-	rm -rf $(VENV) outputs multirun mlruns mlartifacts mlflow.db optuna.db
+	rm -rf $(VENV) outputs multirun mlruns mlartifacts mlflow.db optuna.db .import_linter_cache .grimp_cache

@@ -26,6 +26,7 @@ from optuna.trial import TrialState
 
 from sweep import importance
 from sweep.config import METRICS
+from sweep.data import T_U
 from sweep.records import config_yaml, params_of
 from sweep.recovery import drop_parents
 from sweep.registry import CHAMPION, register_best
@@ -153,7 +154,9 @@ class Parent:
         tags = {"study": self.study.name, "trial": str(best["trial"]), "run_id": best["run_id"],
                 "metric": self.by, "metric_value": repr(float(best[self.by]))}  # fmt: skip
         params = {"w_raw": float(best["w_raw"]), "b_raw": float(best["b_raw"])}
-        call = self.sender.call(register_best, best["run_id"], params, self.registered_model, tags)
+        call = self.sender.call(
+            register_best, best["run_id"], params, self.registered_model, tags, T_U
+        )  # the lecture's readings: the model's input example
         if call.exception() is not None:  # the sweep's results stand without it
             print(f"[sweep] model not registered: {call.exception()}", file=sys.stderr)
             return

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sweep.data import T_U
 from sweep.tracking import Tracker
 
 CHAMPION = "champion"
@@ -18,20 +17,22 @@ MODEL_CODE = Path(__file__).with_name("models") / "thermometer.py"
 
 
 def register_best(
-    tracker: Tracker, run_id: str, params: dict[str, float], name: str, tags: dict[str, str]
-) -> tuple[str, bool]:
-    """Log the model on the best child run `run_id`, register it as a new version of `name`
-    with `tags` (`metric` and `metric_value` among them), and move `champion` to it if it is
-    better than the current one; returns (version, whether it is the champion now)."""
+    tracker: Tracker, run_id: str, params: dict[str, float], name: str, tags: dict[str, str],
+    t_u: list[float],
+) -> tuple[str, bool]:  # fmt: skip
+    """Log the model on the best child run `run_id` (with readings `t_u` as its input
+    example), register it as a new version of `name` with `tags` (`metric` and
+    `metric_value` among them), and move `champion` to it if it is better than the current
+    one; returns (version, whether it is the champion now)."""
     import mlflow
     import pandas as pd
     from mlflow.exceptions import MlflowException
     from mlflow.models import infer_signature
 
     run_id = tracker.resolve(run_id)
-    example = pd.DataFrame({"t_u": T_U})
+    example = pd.DataFrame({"t_u": t_u})
     signature = infer_signature(
-        example, pd.DataFrame({"t_c": [params["w_raw"] * t + params["b_raw"] for t in T_U]})
+        example, pd.DataFrame({"t_c": [params["w_raw"] * t + params["b_raw"] for t in t_u]})
     )
     mlflow.set_tracking_uri(tracker.uri)
     mlflow.set_registry_uri(tracker.uri)
