@@ -62,10 +62,10 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
         raise ConfigError("sweep.storage", f"cannot open {redact(url)} ({_reason(ex)})") from None
     finally:
         engine.dispose()
-    from sweep.optuna_internals import engine
+    from sweep.optuna_internals import engine as engine_of
 
-    if engine(storage).dialect.name == "sqlite":
-        _write_ahead(engine(storage))
+    if engine_of(storage).dialect.name == "sqlite":
+        _write_ahead(engine_of(storage))
     return storage
 
 
