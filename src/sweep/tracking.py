@@ -115,14 +115,9 @@ class Tracker:
             return
         from mlflow.entities import Metric, Param, RunTag
 
-        self.client.log_batch(
-            run_id,
-            metrics=[
-                Metric(m["key"], m["value"], m["timestamp"], m["step"]) for m in batch["metrics"]
-            ],
-            params=[Param(**p) for p in batch["params"]],
-            tags=[RunTag(**t) for t in batch["tags"]],
-        )
+        self.client.log_batch(run_id, metrics=[Metric(**m) for m in batch["metrics"]],
+                              params=[Param(**p) for p in batch["params"]],
+                              tags=[RunTag(**t) for t in batch["tags"]])  # fmt: skip
 
     def reopen(self, run_id: str, record: RunRecord) -> str:
         """A sweep's parent, RUNNING again with `record`'s tags refreshed; a new run holding
