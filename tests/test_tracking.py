@@ -92,24 +92,3 @@ def test_reopen_refreshes_a_parent_or_replaces_one_that_is_gone(mlflow_server):
     assert client_for(mlflow_server).get_run(other).data.tags["n"] == "3"
     tracker.set_parent(child, other)
     assert [r.run_id for r in tracker.find_runs(**{"mlflow.parentRunId": other})] == [child]
-
-
-def test_importing_the_package_changes_nothing_for_the_program():
-    """Environment variables, log levels and warning filters are the entry points' business."""
-    import os
-    import subprocess
-    import sys
-
-    probe = (
-        "import os, warnings\n"
-        "import optuna\n"  # the libraries' own import-time filters are theirs
-        "before = (dict(os.environ), list(warnings.filters))\n"
-        "level = optuna.logging.get_verbosity()\n"
-        "import sweep.tracking, sweep.sender, sweep.study, sweep.heartbeats, sweep.sweeper\n"
-        "import sweep.spool, sweep.link, sweep.registry, sweep.importance\n"
-        "assert (dict(os.environ), list(warnings.filters)) == before\n"
-        "assert optuna.logging.get_verbosity() == level\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}  # a bare program
-    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
