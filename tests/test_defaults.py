@@ -12,7 +12,7 @@ from conftest import ROOT
 
 PROBE = """
 import os, pkgutil, warnings
-import optuna  # the libraries' own import-time filters are theirs
+import mlflow, optuna, pandas, torch  # the libraries' own import-time filters are theirs
 import sweep
 before = (dict(os.environ), list(warnings.filters), optuna.logging.get_verbosity())
 names = [m.name for m in pkgutil.iter_modules(sweep.__path__, "sweep.")]
