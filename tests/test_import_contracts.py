@@ -21,6 +21,7 @@ CONTRACTS = {
     "layers": "Layers: entry points on top",
     "trainer": "The trainer knows nothing of MLflow or Optuna",
     "tracker": "The tracker knows nothing of torch",
+    "sender": "The sender's process (what it runs and unpickles) imports no Optuna",
 }
 FENCES = {"optuna_internals.py", "mlflow_internals.py"}
 # Undocumented parts that carry no underscore: importing these modules is private use too.
@@ -76,6 +77,13 @@ def test_torch_on_the_tracking_side_breaks_the_tracker_contract(copy):
 def test_optuna_in_the_trainer_breaks_the_trainer_contract(copy):
     add_lazy_import(copy / "bookkeeping.py", "import optuna  # noqa")
     assert lint(copy) == (1, {**dict.fromkeys(CONTRACTS, "KEPT"), "trainer": "BROKEN"})
+
+
+def test_optuna_where_the_sender_runs_breaks_the_sender_contract(copy):
+    # The sender unpickles calls of records' functions: importing Optuna there would load it
+    # into the sender's process too, which then competes with the training for the CPU.
+    add_lazy_import(copy / "records.py", "import optuna  # noqa")
+    assert lint(copy) == (1, {**dict.fromkeys(CONTRACTS, "KEPT"), "sender": "BROKEN"})
 
 
 def private_uses(package: Path) -> list[str]:

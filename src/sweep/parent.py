@@ -18,7 +18,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -27,8 +26,7 @@ from optuna.trial import TrialState
 from sweep import importance
 from sweep.config import METRICS
 from sweep.data import T_U
-from sweep.records import config_yaml, params_of
-from sweep.recovery import drop_parents
+from sweep.records import config_yaml, drop_parents, params_of
 from sweep.registry import CHAMPION, register_best
 from sweep.runs import RunRecord
 from sweep.sender import Pending, Sender
@@ -194,14 +192,6 @@ class Parent:
     def write_table(self, frame: Any, output_dir: str, trained: int) -> None:
         from sweep import report
 
-        path = Path(output_dir) / "summary.csv"
-        frame.to_csv(path, index=False)
-        print(report.summary_text(frame, by=self.by))
-        if self.importances:
-            shares = ", ".join(f"{k} {v:.3f}" for k, v in self.importances.items())
-            print(f"Parameter importances (Optuna, fANOVA): {shares}")
-        print(
-            f"Trained {trained} trials in this run. Parent run {self.shown_id()} "
-            f"('{self.study.name}')."
-        )
-        print(f"Summary table: {path}")
+        path = report.write_summary(frame, output_dir, self.by, self.importances)
+        print(f"Trained {trained} trials in this run. Parent run {self.shown_id()} "
+              f"('{self.study.name}').\nSummary table: {path}")  # fmt: skip

@@ -1,4 +1,5 @@
-"""What one training run sends to MLflow, built from its config and its result."""
+"""What one training run sends to MLflow, built from its config and its result; and the
+sender calls that find or drop a study's runs by its unique id."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sweep import plots
 from sweep.config import leaves
 from sweep.redact import redact, redact_tree
 from sweep.results import RunResult
-from sweep.runs import RunRecord
+from sweep.runs import RunRecord, StoredRun
 from sweep.tracking import Tracker
 from sweep.trials import Trial
 
@@ -88,3 +89,15 @@ def end_run(tracker: Tracker, run_id: str, trial: Trial, result: RunResult) -> s
     """Fill a trial's child run with its results and end it FINISHED."""
     tracker.complete(run_id, tail_record(trial, result))
     return run_id
+
+
+def study_runs(tracker: Tracker, uid: str) -> list[StoredRun]:
+    """Every active run of the study with this unique id (a sender call)."""
+    return tracker.find_runs(**{"sweep.study_uid": uid})
+
+
+def drop_parents(tracker: Tracker, uid: str, keep: str) -> None:
+    """Delete the study's parent runs other than `keep` (a sender call)."""
+    keep = tracker.resolve(keep)
+    tracker.delete_runs([r.run_id for r in study_runs(tracker, uid)
+                         if r.tags.get("sweep.role") == "parent" and r.run_id != keep])  # fmt: skip

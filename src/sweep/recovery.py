@@ -9,22 +9,10 @@ from optuna.trial import TrialState
 
 from sweep import study as studies
 from sweep.heartbeats import Heartbeat, fail_stale
-from sweep.runs import StoredRun
+from sweep.records import study_runs
 from sweep.sender import Sender
 from sweep.storage import retrying
 from sweep.tracking import Tracker
-
-
-def study_runs(tracker: Tracker, uid: str) -> list[StoredRun]:
-    """Every active run of the study with this unique id (a sender call)."""
-    return tracker.find_runs(**{"sweep.study_uid": uid})
-
-
-def drop_parents(tracker: Tracker, uid: str, keep: str) -> None:
-    """Delete the study's parent runs other than `keep` (a sender call)."""
-    keep = tracker.resolve(keep)
-    tracker.delete_runs([r.run_id for r in study_runs(tracker, uid)
-                         if r.tags.get("sweep.role") == "parent" and r.run_id != keep])  # fmt: skip
 
 
 class Recovery:

@@ -109,6 +109,20 @@ def parent_record(
     return record
 
 
+def write_summary(
+    frame: pd.DataFrame, output_dir: str, by: str, importances: dict[str, float]
+) -> Path:
+    """The sweep's table as `summary.csv` in the job's output directory, and printed (the best
+    first, by `by`), with the importances a search found."""
+    path = Path(output_dir) / "summary.csv"
+    frame.to_csv(path, index=False)
+    print(summary_text(frame, by=by))
+    if importances:
+        shares = ", ".join(f"{k} {v:.3f}" for k, v in importances.items())
+        print(f"Parameter importances (Optuna, fANOVA): {shares}")
+    return path
+
+
 def load(tracker: Any, study: str | None) -> tuple[pd.DataFrame, StoredRun]:
     """The table of a sweep's children, and its parent run (the latest one if not named)."""
     tags = {"sweep.role": "parent"} | ({"optuna.study": study} if study else {})

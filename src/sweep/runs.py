@@ -1,6 +1,6 @@
 """What a run holds, as plain data: a `RunRecord` to write (names, strings and floats; no
-torch, so it pickles and can be spooled and replayed), a `StoredRun` read back, and how a
-record is checked and packed into MLflow's log-batch requests."""
+torch, so it pickles and can be spooled and replayed), a `StoredRun` read back, how a
+record is checked and packed into MLflow's log-batch requests, and how runs are searched."""
 
 from __future__ import annotations
 
@@ -83,3 +83,18 @@ def batches(
         room = MAX_ENTITIES - len(p) - len(t)
         m, points = points[:room], points[room:]
         yield {"metrics": m, "params": p, "tags": t}
+
+
+def tag_filter(tags: dict[str, str]) -> str:
+    """An MLflow filter string matching these tag values (keys may hold dots). MLflow's filter
+    strings have no escapes: a value is quoted with the quote it lacks, and one that holds both
+    kinds (a user's study name, say) is left out, for the caller to match itself."""
+    return " AND ".join(f"tags.`{k}` = {_quoted(v)}" for k, v in tags.items() if _quoted(v))
+
+
+def _quoted(value: str) -> str | None:
+    """`value` as a filter-string literal, or None when it holds both kinds of quote."""
+    for quote in ("'", '"'):
+        if quote not in value:
+            return f"{quote}{value}{quote}"
+    return None

@@ -18,7 +18,7 @@ from sweep import mlflow_internals
 from sweep.config import ConfigError
 from sweep.locks import file_lock, sqlite_path
 from sweep.reachable import check_reachable
-from sweep.runs import RunRecord, StoredRun, batches, check_finite
+from sweep.runs import RunRecord, StoredRun, batches, check_finite, tag_filter
 from sweep.spool import PLACEHOLDER, RUN_KEY, key_of
 
 
@@ -152,13 +152,10 @@ class Tracker:
         """Active runs of the experiment whose tags have these values (keys may hold dots)."""
         from mlflow.entities import ViewType
 
-        # MLflow's filter strings have no escapes: a value is quoted with the quote it lacks,
-        # and one that holds both kinds (a user's study name, say) is matched here instead.
-        clauses = [f"tags.`{k}` = {_quoted(v)}" for k, v in tags.items() if _quoted(v)]
-        found, token = [], None
+        found, token = [], None  # values tag_filter cannot quote are matched below
         while True:
             page = self.client.search_runs(
-                [self.experiment_id], " AND ".join(clauses), ViewType.ACTIVE_ONLY,
+                [self.experiment_id], tag_filter(tags), ViewType.ACTIVE_ONLY,
                 max_results=1000, page_token=token,
             )  # fmt: skip
             found += [
@@ -200,11 +197,3 @@ class Tracker:
                 raise LookupError(f"run {run_id} is not in MLflow at {self.uri} yet")
             self.resolved[run_id] = found[0].run_id
         return self.resolved[run_id]
-
-
-def _quoted(value: str) -> str | None:
-    """`value` as a filter-string literal, or None when it holds both kinds of quote."""
-    for quote in ("'", '"'):
-        if quote not in value:
-            return f"{quote}{value}{quote}"
-    return None
