@@ -1,4 +1,5 @@
-"""A sweep as a table, rebuilt from the tracking store alone, plus the parent run's plots.
+"""A sweep as a table (rebuilt from the tracking store alone, or from the study), printed,
+written as CSV, and summed up on the parent run: counts, the best trial, plots.
 
 python -m sweep.report --experiment lr_grid [--study NAME] [--tracking-uri URI]
                        [--sort COLUMN] [--top N] [--csv PATH]

@@ -6,8 +6,10 @@ trains, so the tracking server is already busy with the first runs (created, par
 when training ends, and the sweep's own loop never waits for the encoding.
 
 A call is a plain function `func(tracker, *args)` with arguments that pickle (records, trials,
-results: no torch). An argument that is another call's `Pending` stands for that call's
-result, so a child run can be begun before training and ended after it.
+results: no torch). The functions live on the tracking side (`Tracker`'s methods, `records`,
+`registry`), so this process never imports torch or Optuna (import contracts in
+pyproject.toml). An argument that is another call's `Pending` stands for that call's result,
+so a child run can be begun before training and ended after it.
 
 The child runs in its own session, so Ctrl-C reaches only the sweep (which decides what to
 flush). It exits at once when the sweep's process dies (its pipe closes); what it leaves
