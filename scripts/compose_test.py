@@ -184,37 +184,20 @@ def crash_loop(stack: Stack) -> None:
         raise Failed(f"restarting again and again: {', '.join(sorted(set(looping)))}")
 
 
-# podman 4.3.1 now and then fails to start a container with this; starting it again works
-# (as testcontainers/testcontainers-java#6640 found with the same version). Seen once in ten
-# clean-clone runs here. Anything else fails the test at once.
-ENGINE_FLAKE = "Error response from daemon: write child: broken pipe"
-
-
 def up(stack: Stack, args: list[str], deadline: float) -> None:
-    """`compose up ...`, which waits for the services the workers depend on to be healthy
-    (tried once more when the engine fails to start a container: `ENGINE_FLAKE`)."""
-    for attempt in (1, 2):
-        with tempfile.TemporaryFile("w+") as errors:
-            proc = subprocess.Popen([*stack.base, "up", *args], env=stack.env, cwd=ROOT,
-                                    stderr=errors, text=True)  # fmt: skip
-            try:
-                while proc.poll() is None:
-                    crash_loop(stack)
-                    if time.monotonic() > deadline:
-                        raise Failed("docker compose up did not finish in time")
-                    time.sleep(2)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-                errors.seek(0)
-                said = errors.read()
-                sys.stderr.write(said)
-        if proc.returncode == 0:
-            return
-        if attempt == 1 and ENGINE_FLAKE in said:
-            print(f"engine: '{ENGINE_FLAKE}'; compose up once more", flush=True)
-            continue
+    """`compose up ...`, which waits for the services the workers depend on to be healthy."""
+    proc = subprocess.Popen([*stack.base, "up", *args], env=stack.env, cwd=ROOT)
+    try:
+        while proc.poll() is None:
+            crash_loop(stack)
+            if time.monotonic() > deadline:
+                raise Failed("docker compose up did not finish in time")
+            time.sleep(2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if proc.returncode != 0:
         raise Failed(f"docker compose up exited {proc.returncode}")
 
 
