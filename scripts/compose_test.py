@@ -76,7 +76,10 @@ def docker_env() -> tuple[dict[str, str], bool]:
         raise Failed(
             f"no Docker API: start Docker, or set DOCKER_HOST or SWEEP_CONTAINER_ENGINE ({ENGINE})"
         )
-    subprocess.run([str(ENGINE), "up"], check=True, timeout=900)
+    # From /: the engine's daemons outlive this test and keep their working directory, and
+    # podman's conmon fails every container start ("write child: broken pipe") once that
+    # directory is gone (a checkout deleted after the test, as a CI's clean clones are).
+    subprocess.run([str(ENGINE), "up"], check=True, timeout=900, cwd="/")
     out = subprocess.run([str(ENGINE), "env"], capture_output=True, text=True, check=True)
     for line in out.stdout.splitlines():
         key, _, value = line.removeprefix("export ").partition("=")
