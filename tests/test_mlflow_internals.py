@@ -20,8 +20,8 @@ def test_mlflow_is_the_version_the_fence_was_checked_against():
 
 def test_a_server_client_has_the_rest_store_a_local_one_has_not(tmp_path, mlflow_server):
     # If MLflow moved or renamed its REST store, sweep would silently take the slow path.
-    assert internals.rest_store(client_for(mlflow_server)) is not None
-    assert internals.rest_store(client_for(f"sqlite:///{tmp_path / 'm.db'}")) is None
+    assert internals.log_batch_sender(client_for(mlflow_server)) is not None
+    assert internals.log_batch_sender(client_for(f"sqlite:///{tmp_path / 'm.db'}")) is None
 
 
 def test_a_log_batch_written_as_json_lands_as_sent(mlflow_server):
@@ -32,7 +32,7 @@ def test_a_log_batch_written_as_json_lands_as_sent(mlflow_server):
                "tags": [{"key": "t", "value": "x"}],
                "metrics": [{"key": "loss", "value": 1.0 / s, "timestamp": 0, "step": s}
                            for s in range(1, 999)]}  # fmt: skip
-    internals.log_batch_json(internals.rest_store(client), json.dumps(payload))
+    internals.log_batch_sender(client)(json.dumps(payload))
     run = client.get_run(run_id)
     assert run.data.params == {"p": "1"} and run.data.tags["t"] == "x"
     history = sorted(client.get_metric_history(run_id, "loss"), key=lambda m: m.step)

@@ -35,6 +35,7 @@ class Tracker:
         path = sqlite_path(uri) if uri.startswith("sqlite:") else None
         with file_lock(path.with_name(path.name + ".lock")) if path else contextlib.nullcontext():
             self.client = MlflowClient(tracking_uri=uri)
+            self.send_batch = mlflow_internals.log_batch_sender(self.client)  # once, not per batch
             self.experiment_id = self._experiment(experiment, create)
         self.artifact_uris: dict[str, str] = {}  # of the runs this tracker created
         self.resolved: dict[str, str] = {}  # spool placeholder -> run id
@@ -109,9 +110,8 @@ class Tracker:
     def _log_batch(self, run_id: str, batch: dict[str, list[dict]]) -> None:
         """One log-batch request; against a server its JSON is written here (CPU that a
         sweep's machine would rather give the server: see `mlflow_internals`)."""
-        store = mlflow_internals.rest_store(self.client)
-        if store is not None:
-            mlflow_internals.log_batch_json(store, json.dumps({"run_id": run_id, **batch}))
+        if self.send_batch is not None:
+            self.send_batch(json.dumps({"run_id": run_id, **batch}))
             return
         from mlflow.entities import Metric, Param, RunTag
 
