@@ -30,11 +30,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from serve_mlflow import start
-from sweep.data import load, split
-from sweep.defaults import mlflow_defaults
-from sweep.lecture import training_loop
-from sweep.normalize import fit
-from sweep.trainer import RunSpec, train
+from sweep.core.defaults import mlflow_defaults
+from sweep.train.data import load, split
+from sweep.train.lecture import training_loop
+from sweep.train.normalize import fit
+from sweep.train.trainer import RunSpec, train
 
 LRS = [1e-1, 1e-2, 1e-3, 1e-4, 1e-5]
 NORMS = ["none", "scale", "standard", "minmax"]

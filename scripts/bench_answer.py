@@ -29,7 +29,7 @@ def sweep(cwd: Path, *args: str) -> float:
 def main() -> None:
     import optuna
 
-    from sweep.importance import insights
+    from sweep.study.importance import insights
 
     walls: dict[str, list[float]] = {"registered": [], "not registered": []}
     for _ in range(3):

@@ -30,12 +30,12 @@ from omegaconf import OmegaConf
 
 from postgres import Postgres, free_port
 from serve_mlflow import start
-from sweep.claims import take
-from sweep.heartbeats import Heartbeat
-from sweep.optuna_internals import trial_id
-from sweep.results import RunResult
-from sweep.space import Axis, Space
-from sweep.study import open_study, tell
+from sweep.core.results import RunResult
+from sweep.study._optuna import trial_id
+from sweep.study.claims import take
+from sweep.study.heartbeats import Heartbeat
+from sweep.study.space import Axis, Space
+from sweep.study.study import open_study, tell
 
 GRID = Space((Axis("optimizer.lr", (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)),
               Axis("normalization", ("none", "scale", "standard", "minmax")),

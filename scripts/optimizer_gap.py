@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import torch
 
-from sweep.data import load, split
-from sweep.lecture import loss_fn, model
-from sweep.normalize import fit
-from sweep.trainer import RunSpec, train
+from sweep.train.data import load, split
+from sweep.train.lecture import loss_fn, model
+from sweep.train.normalize import fit
+from sweep.train.trainer import RunSpec, train
 
 DATA = split(load("thermometer", None), 0.0, 0)
 EPOCHS = 5000

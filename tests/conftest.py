@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 from postgres import Postgres, PostgresNotFound, find_bindir  # noqa: E402
 from serve_mlflow import start  # noqa: E402
-from sweep.defaults import mlflow_defaults  # noqa: E402
+from sweep.core.defaults import mlflow_defaults  # noqa: E402
 
 mlflow_defaults()  # as the entry points do: the tests drive MLflow in-process too
 

@@ -22,8 +22,9 @@ CONTRACTS = {
     "trainer": "The trainer knows nothing of MLflow or Optuna",
     "tracker": "The tracker knows nothing of torch",
     "sender": "The sender's process (what it runs and unpickles) imports no Optuna",
+    "fences": "The fences on Optuna's and MLflow's private parts are private to their wing",
 }
-FENCES = {"optuna_internals.py", "mlflow_internals.py"}
+FENCES = {"_optuna.py", "_mlflow.py"}
 # Undocumented parts that carry no underscore: importing these modules is private use too.
 PRIVATE_MODULES = ("mlflow.store", "mlflow.protos", "optuna.storages._")
 PUBLIC_UNDERSCORED = {"_replace", "_exit", "_asdict", "_fields"}  # namedtuple's and os's
@@ -62,27 +63,37 @@ def test_the_package_keeps_every_contract(copy):
 
 
 def test_a_back_import_inside_a_function_breaks_the_cycle_and_layer_contracts(copy):
-    add_lazy_import(copy / "trials.py", "from sweep.app import run  # noqa")
+    add_lazy_import(copy / "core" / "trials.py", "from sweep.app.dispatch import run  # noqa")
     code, verdicts = lint(copy)
     assert code == 1
-    # trials sits below both sides, so through app both now reach MLflow, Optuna and torch.
-    assert verdicts == dict.fromkeys(CONTRACTS, "BROKEN")
+    # trials sits below every wing, so through app all now reach MLflow, Optuna and torch.
+    assert verdicts == {**dict.fromkeys(CONTRACTS, "BROKEN"), "fences": "KEPT"}
+
+
+def test_one_wing_importing_another_breaks_the_layer_contract(copy):
+    add_lazy_import(copy / "study" / "space.py", "from sweep.track.table import table  # noqa")
+    assert lint(copy) == (1, {**dict.fromkeys(CONTRACTS, "KEPT"), "layers": "BROKEN"})
+
+
+def test_a_fence_used_from_another_wing_breaks_the_fence_contract(copy):
+    add_lazy_import(copy / "app" / "sweeper.py", "from sweep.study._optuna import claim  # noqa")
+    assert lint(copy) == (1, {**dict.fromkeys(CONTRACTS, "KEPT"), "fences": "BROKEN"})
 
 
 def test_torch_on_the_tracking_side_breaks_the_tracker_contract(copy):
-    add_lazy_import(copy / "tracking.py", "import torch  # noqa")
+    add_lazy_import(copy / "track" / "tracker.py", "import torch  # noqa")
     assert lint(copy) == (1, {**dict.fromkeys(CONTRACTS, "KEPT"), "tracker": "BROKEN"})
 
 
 def test_optuna_in_the_trainer_breaks_the_trainer_contract(copy):
-    add_lazy_import(copy / "bookkeeping.py", "import optuna  # noqa")
+    add_lazy_import(copy / "train" / "bookkeeping.py", "import optuna  # noqa")
     assert lint(copy) == (1, {**dict.fromkeys(CONTRACTS, "KEPT"), "trainer": "BROKEN"})
 
 
 def test_optuna_where_the_sender_runs_breaks_the_sender_contract(copy):
     # The sender unpickles calls of records' functions: importing Optuna there would load it
     # into the sender's process too, which then competes with the training for the CPU.
-    add_lazy_import(copy / "records.py", "import optuna  # noqa")
+    add_lazy_import(copy / "track" / "records.py", "import optuna  # noqa")
     assert lint(copy) == (1, {**dict.fromkeys(CONTRACTS, "KEPT"), "sender": "BROKEN"})
 
 
@@ -112,8 +123,8 @@ def private_uses(package: Path) -> list[str]:
 
 def test_private_apis_are_used_in_the_fences_only(copy):
     assert private_uses(PACKAGE) == []
-    (copy / "claims.py").write_text(
-        (copy / "claims.py").read_text()
+    (copy / "study" / "claims.py").write_text(
+        (copy / "study" / "claims.py").read_text()
         + "\n\ndef _added(study):\n    from mlflow.store.tracking import rest_store\n"
         + "    return study._storage, rest_store\n"
     )

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from sweep.report import summary_text, table
-from sweep.runs import StoredRun
+from sweep.track.runs import StoredRun
 
 
 def child(n, status, loss=None, lr="0.01", norm="scale", epochs="500", **tags):

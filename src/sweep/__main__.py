@@ -1,4 +1,4 @@
-"""`python -m sweep`: compose the config with Hydra and hand it to `sweep.app`.
+"""`python -m sweep`: compose the config with Hydra and hand it to `sweep.app.dispatch`.
 
 Exit statuses: 0 done; 2 bad input or config (one line, before anything is created); 1 a
 failure at run time (one line); 3 done, but some tracking data still waits in the spool (one
@@ -16,10 +16,10 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from sweep import signals
-from sweep.defaults import mlflow_defaults
-from sweep.redact import guard_job, guard_streams
-from sweep.schema import register
+from sweep.core import signals
+from sweep.core.defaults import mlflow_defaults
+from sweep.core.redact import guard_job, guard_streams
+from sweep.core.schema import register
 
 # Shipped with the package (the top-level conf/ is a link to it), so an installed sweep runs
 # from any directory; a user's own configs come in through Hydra's --config-dir.
@@ -36,7 +36,7 @@ def fail(ex: BaseException, status: int | None = None) -> None:
     unless the user asked for the full traceback."""
     if FULL_ERROR:
         raise ex
-    from sweep.errors import exit_status, one_line
+    from sweep.core.errors import exit_status, one_line
 
     print(f"error: {one_line(ex)}", file=sys.stderr)
     raise SystemExit(exit_status(ex) if status is None else status)
@@ -46,7 +46,7 @@ def fail(ex: BaseException, status: int | None = None) -> None:
 def app(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
-    from sweep.app import run
+    from sweep.app.dispatch import run
 
     hydra_cfg = HydraConfig.get()
     guard_job(Path(hydra_cfg.runtime.output_dir), hydra_cfg.output_subdir)

@@ -4,7 +4,7 @@
     python -m sweep.sync --spool-dir DIR --tracking-uri http://host:5000
 
 Entries go in the order they were written, each to the server and experiment it was meant
-for (or to --tracking-uri). Replaying is idempotent (see sweep.spool): run it twice, or kill
+for (or to --tracking-uri). Replaying is idempotent (see sweep.track.spool): run it twice, or kill
 it half-way and run it again, and no run is created twice and no metric step sent twice. The
 last entries of a finished sweep are its parent run's summary and status, so the parent ends
 up to date.
@@ -16,11 +16,11 @@ import argparse
 import os
 import sys
 
-from sweep.redact import guard_streams, redact
+from sweep.core.redact import guard_streams, redact
 
 
 def main(argv: list[str] | None = None) -> None:
-    from sweep.defaults import mlflow_defaults
+    from sweep.core.defaults import mlflow_defaults
 
     guard_streams()
     mlflow_defaults()
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         sent, uris = sync(args.spool_dir, args.tracking_uri)
     except Exception as ex:
-        from sweep.errors import exit_status, one_line
+        from sweep.core.errors import exit_status, one_line
 
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
@@ -46,9 +46,9 @@ def main(argv: list[str] | None = None) -> None:
 
 def sync(spool_dir: str, uri: str | None = None) -> tuple[int, set[str]]:
     """Replay the whole spool; how many entries went, and to which servers."""
-    from sweep.config import ConfigError
-    from sweep.replaying import Replayer
-    from sweep.spool import Spool, replay
+    from sweep.core.config import ConfigError
+    from sweep.track.replay import Replayer
+    from sweep.track.spool import Spool, replay
 
     spool = Spool(spool_dir)
     if not spool.path.is_dir():

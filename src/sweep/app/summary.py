@@ -1,0 +1,48 @@
+"""A sweep's table, from the study alone: each told trial carries its outcome and its params
+(user attributes written when it is told), so the summary of a finished sweep, or of one that
+other workers share, needs no read of the tracking store. Rows are `StoredRun`s, the shape
+`report.table` also reads back from MLflow, so both tables agree column for column."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from optuna.trial import FrozenTrial, TrialState
+
+from sweep.study.claims import GridBook, params_key
+from sweep.study.study import DONE, RESULT, RUN_ID
+from sweep.track.runs import StoredRun
+
+
+def rows(
+    trials: list[FrozenTrial],
+    grid: list[dict[str, Any]] | None,
+    max_retries: int,
+    describe: Callable[[dict[str, Any]], dict[str, str]],
+) -> list[StoredRun]:
+    """One row per trial that was told, and one (`failed`) per grid point given up after
+    `max_retries` failed trials; `describe(values)` gives a point's params as strings."""
+    out = [_told(t) for t in trials if t.state in DONE and RESULT in t.user_attrs]
+    if grid is not None:
+        given_up = GridBook.read(trials, grid, max_retries).given_up
+        last: dict[str, FrozenTrial] = {}
+        for trial in trials:
+            if trial.state == TrialState.FAIL and params_key(trial) in given_up:
+                last[params_key(trial)] = trial
+        for trial in last.values():
+            tags = {"optuna.trial_number": str(trial.number), "status": "failed"}
+            out.append(StoredRun("", "", "FAILED", describe(trial.params), {}, tags))
+    return out
+
+
+def _told(trial: FrozenTrial) -> StoredRun:
+    result = trial.user_attrs[RESULT]
+    tags = {"optuna.trial_number": str(trial.number), "status": result["status"]}
+    for key in ("epochs_trained", "diverged_at_epoch"):
+        if result.get(key) is not None:
+            tags[key] = str(result[key])
+    keys = ("final_loss", "final_val_loss", "w_raw", "b_raw")
+    metrics = {k: result[k] for k in keys if result.get(k) is not None}
+    run_id = trial.user_attrs.get(RUN_ID, "")
+    return StoredRun(run_id, "", "FINISHED", result.get("params", {}), metrics, tags)

@@ -1,0 +1,194 @@
+"""A sweep: batches of trials taken from the Optuna study, trained as one graph, logged to
+MLflow as children of the study's one parent run, then told to the study.
+
+Order per trial: take (under the study's lock) and beat, train, log the child run completely,
+tell with its run id and outcome. A worker killed in between leaves RUNNING trials whose
+heartbeats stop; whoever runs the sweep next (or a worker still running) fails them, deletes
+their half-logged child runs, and runs the points again, up to `sweep.max_retries` times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import time
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+from optuna.trial import TrialState
+
+from sweep.app import summary
+from sweep.app.parent import Parent
+from sweep.app.plan import Plan, plan_sweep
+from sweep.app.recovery import Recovery
+from sweep.core import signals
+from sweep.core.config import METRICS
+from sweep.core.progress import Progress
+from sweep.core.results import RunResult
+from sweep.core.trials import Trial
+from sweep.study import study as studies
+from sweep.study.claims import take
+from sweep.study.heartbeats import Heartbeat
+from sweep.study.samplers import reporter
+from sweep.study.storage import retrying
+from sweep.track.reachable import check_reachable
+from sweep.track.records import begin_run, end_run, params_of
+from sweep.track.sender import Sender
+from sweep.track.table import ALWAYS
+from sweep.track.tracker import Tracker
+from sweep.train import data
+from sweep.train.batching import train_trials
+
+log = logging.getLogger(__name__)
+
+
+def run_sweep(cfg: DictConfig, choices: dict[str, str], sender: Sender) -> None:
+    plan = plan_sweep(cfg)
+    check_reachable(cfg.tracking.uri)
+    made_for = studies.identity(OmegaConf.to_container(cfg, resolve=True), choices, plan.space)
+    study = studies.open_study(cfg.sweep, plan.max_epochs, made_for)
+    sweep = Sweep(cfg, choices, plan, study, sender)
+    # What is imported and built by now lives until exit: spare every collection a pass over it.
+    gc.freeze()
+    try:
+        sweep.run()
+    except KeyboardInterrupt as ex:  # Ctrl-C or SIGTERM
+        sweep.interrupted()
+        raise SystemExit(signals.exit_status(ex)) from None
+    except Exception:
+        sweep.failed()
+        raise
+    finally:
+        sweep.heartbeat.stop.set()
+    sweep.finish(HydraConfig.get().runtime.output_dir)
+
+
+class Sweep:
+    def __init__(
+        self, cfg: DictConfig, choices: dict, plan: Plan, study: studies.Study, sender: Sender
+    ) -> None:
+        self.cfg, self.plan, self.study, self.sender = cfg.sweep, plan, study, sender
+        self.heartbeat = Heartbeat(study.storage, self.cfg.heartbeat_interval)
+        self.parent = Parent(sender, study, cfg, choices, plan.space)
+        self.columns = [*plan.space.keys, *ALWAYS]  # the summary's params
+        self.in_flight: list[list] = []  # [optuna trial, result, logging future]
+        self.trained, self.train_seconds = 0, 0.0
+        self.curves: dict[str, list[float]] = {}  # run id -> loss curve, for the parent's plot
+        # A dead worker's trials fail and their half-logged child runs go, before their grid
+        # points are queued again.
+        self.recover = Recovery(study, self.heartbeat, sender)
+
+    def run(self) -> None:
+        progress = None
+        try:
+            while True:
+                self.recover()
+                with signals.critical():  # what is claimed is in flight: failed if interrupted
+                    taken, tally = retrying(take, self.study, self.cfg.batch_size,
+                                            self.plan.space.distributions, self.plan.grid,
+                                            self.plan.total, self.cfg.max_retries)  # fmt: skip
+                    self.in_flight = [[t, None, None] for t in taken]
+                if progress is None:
+                    progress = Progress(tally.total, tally.done + tally.failed)
+                progress.update(tally.done + tally.failed, tally.best)
+                if taken:
+                    self.batch(taken)
+                elif tally.running == 0:
+                    return
+                else:  # trials of other workers, or of a dead one whose heartbeat will expire
+                    time.sleep(self.cfg.heartbeat_interval)
+        finally:
+            if progress is not None:
+                progress.close()
+
+    def params(self, trial: Trial) -> dict[str, str]:
+        return {k: v for k, v in params_of(trial).items() if k in self.columns}
+
+    def batch(self, taken: list) -> None:
+        """Train the trials taken as one graph, log them, tell them."""
+        retrying(self.heartbeat.add, taken)
+        trials, runs = [], []
+        parent = self.parent.open()
+        for optuna_trial in taken:
+            trials.append(self.plan.composer.trial(optuna_trial.params, optuna_trial.number))
+            # Its child run is created (params, tags, config) while the rest are trained.
+            tags = self.parent.child_tags(trials[-1])
+            runs.append(self.sender.call(begin_run, trials[-1], tags, parent))
+            self.parent.began(runs[-1])
+        on_report = None if self.cfg.pruner.kind == "none" else reporter(taken)
+
+        def ended(i: int, result: RunResult) -> None:  # shipped while longer trials train
+            self.in_flight[i][1:] = [result, self.sender.call(end_run, runs[i], trials[i], result)]
+
+        datasets = data.load_all(trials)  # the first batch imports torch here
+        started = time.perf_counter()
+        train_trials(trials, datasets, self.cfg.report_every, on_report, ended,
+                     report_val=self.cfg.metric == "val_loss")  # fmt: skip
+        self.train_seconds += time.perf_counter() - started
+        self.parent.run_id  # noqa: B018 - settled with other workers before anything is told
+        for trial in trials:
+            optuna_trial, result, future = self.in_flight[0]
+            run_id = future.result()
+            with signals.critical():  # told and forgotten together: never told twice
+                self.tell(optuna_trial, result, run_id, self.params(trial))
+                self.in_flight.pop(0)
+        self.heartbeat.remove(taken)
+
+    def tell(self, optuna_trial, result: RunResult, run_id: str, params: dict) -> None:
+        told = retrying(studies.tell, self.study.optuna, optuna_trial, result, run_id, params,
+                        self.cfg.metric)  # fmt: skip
+        if told:
+            self.trained += 1
+            if result.status == "completed":
+                self.curves[run_id] = result.losses
+        else:  # failed meanwhile by a worker that took this one for dead: its point runs again
+            self.sender.call(Tracker.delete_runs, [run_id])
+
+    def interrupted(self) -> None:
+        """Ctrl-C or SIGTERM: let the batch's logging finish and tell what was logged; fail the
+        rest (their runs, begun but never ended, are deleted)."""
+        self.sender.drain()  # waits until the batch's runs are logged and ended (or spooled)
+        self.settle_in_flight()
+        self.recover()
+        self.parent.end("KILLED")
+        self.sender.close()
+        print(f"Interrupted. Parent run {self.parent.shown_id()}; run the same command again to "
+              "resume.")  # fmt: skip
+
+    def failed(self) -> None:
+        """An error: trials already logged are told, the rest fail now (they run again, up to
+        sweep.max_retries), and the parent (if it was created) is marked FAILED, not left
+        RUNNING. Nothing waits for logging still under way."""
+        with contextlib.suppress(Exception):
+            self.settle_in_flight()
+            self.parent.end("FAILED")
+        self.sender.close()
+
+    def settle_in_flight(self) -> None:
+        """Tell the claimed trials whose child runs are logged; fail the others."""
+        for optuna_trial, result, future in self.in_flight:
+            if future is not None and future.done() and future.exception() is None:
+                self.tell(optuna_trial, result, future.result(), {})
+            else:
+                self.study.optuna.tell(optuna_trial, state=TrialState.FAIL, skip_if_finished=True)
+        self.in_flight = []
+
+    def finish(self, output_dir: str) -> None:
+        started = time.perf_counter()
+        frame = retrying(self.parent.finish, self.trained, self.table, self.curves)
+        self.sender.close()
+        self.parent.write_table(frame, output_dir, self.trained)
+        log.info("timings: training %.2f s, parent summary %.2f s",
+                 self.train_seconds, time.perf_counter() - started)  # fmt: skip
+
+    def table(self):
+        """The summary table as the study holds it now."""
+
+        def describe(values: dict) -> dict[str, str]:
+            return self.params(self.plan.composer.trial(values))
+
+        rows = summary.rows(self.study.trials(), self.plan.grid, self.cfg.max_retries, describe)
+        from sweep.track.table import table
+
+        return table(rows, self.plan.space.keys, METRICS[self.cfg.metric])
