@@ -174,7 +174,8 @@ def serve(
 
 
 if __name__ == "__main__":
-    # This file runs as `__main__`; calls pickle `sweep.track.sender.Ref`, so serve from that module.
+    # This file runs as `__main__`; calls pickle `sweep.track.sender.Ref`, so serve from that
+    # module.
     from sweep.track.sender import serve as serve_calls
 
     requests_fd, replies_fd, uri_arg, experiment_arg, spool_arg, retry_arg = sys.argv[1:]

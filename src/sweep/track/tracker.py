@@ -1,5 +1,6 @@
 """MLflow, behind one narrow interface: what a run holds is a `RunRecord`, written by a
-`Tracker` (a sweep's writes go through `sweep.track.sender`, which runs a Tracker in its own process).
+`Tracker` (a sweep's writes go through `sweep.track.sender`, which runs a Tracker in its own
+process).
 
 Records are plain data (names, strings and floats; no torch), so what is sent can be pickled,
 spooled to disk and replayed. Per-epoch points travel in log-batch requests of at most 1000
