@@ -31,6 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from serve_mlflow import start
 from sweep.core.defaults import mlflow_defaults
+from sweep.core.schema import make_option
 from sweep.train.data import load, split
 from sweep.train.lecture import training_loop
 from sweep.train.normalize import fit
@@ -39,7 +40,7 @@ from sweep.train.trainer import RunSpec, train
 LRS = [1e-1, 1e-2, 1e-3, 1e-4, 1e-5]
 NORMS = ["none", "scale", "standard", "minmax"]
 EPOCHS = [500, 1000, 5000]
-DATA = split(load("thermometer", None), 0.0, 0)
+DATA = split(load(make_option("data", "thermometer")), 0.0, 0)
 
 
 def grid() -> list[tuple[float, str, int]]:
@@ -55,7 +56,7 @@ def lecture_loop(n_epochs, learning_rate, t_u, t_c, on_epoch=None):
 
 
 def inputs(norm: str) -> torch.Tensor:
-    return fit(norm, DATA.train.t_u).apply(DATA.train.t_u)
+    return fit(make_option("normalization", norm), DATA.train.t_u).apply(DATA.train.t_u)
 
 
 def client(uri: str):
@@ -127,7 +128,10 @@ def bench_sequential(uri: str) -> tuple[float, float, int]:
 
 
 def bench_batched_training() -> float:
-    specs = [RunSpec(fit(n, DATA.train.t_u), (("lr", lr),), e) for lr, n, e in grid()]
+    specs = [
+        RunSpec(fit(make_option("normalization", n), DATA.train.t_u), (("lr", lr),), e)
+        for lr, n, e in grid()
+    ]
     start_ = time.perf_counter()
     train(specs, "gd", DATA)
     return time.perf_counter() - start_

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import torch
 
+from sweep.core.schema import make_option
 from sweep.train.data import load, split
 from sweep.train.lecture import loss_fn, model
 from sweep.train.normalize import fit
 from sweep.train.trainer import RunSpec, train
 
-DATA = split(load("thermometer", None), 0.0, 0)
+DATA = split(load(make_option("data", "thermometer")), 0.0, 0)
 EPOCHS = 5000
 CASES = [
     ("sgd", {"lr": 1e-2, "momentum": 0.9}, lambda p: torch.optim.SGD(p, lr=1e-2, momentum=0.9)),
@@ -43,7 +44,11 @@ def with_torch_optim(make) -> tuple[list[float], list[float]]:
 def main() -> None:
     for kind, hparams, make in CASES:
         expected, params = with_torch_optim(make)
-        spec = RunSpec(fit("scale", DATA.train.t_u), tuple(sorted(hparams.items())), EPOCHS)
+        spec = RunSpec(
+            fit(make_option("normalization", "scale"), DATA.train.t_u),
+            tuple(sorted(hparams.items())),
+            EPOCHS,
+        )
         [ours] = train([spec], kind, DATA)
         worst = max(abs(a - b) / abs(b) for a, b in zip(ours.losses, expected, strict=True))
         same = sum(a == b for a, b in zip(ours.losses, expected, strict=True))

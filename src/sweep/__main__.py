@@ -1,16 +1,14 @@
 """`python -m sweep`: compose the config with Hydra and hand it to `sweep.app.dispatch`.
 
-Exit statuses: 0 done; 2 bad input or config (one line, before anything is created); 1 a
-failure at run time (one line); 3 done, but some tracking data still waits in the spool (one
-line naming `python -m sweep.sync`); 130 Ctrl-C; 143 SIGTERM. `HYDRA_FULL_ERROR=1` shows the
-traceback instead of the line.
+Errors are one line with an exit status from the table in `sweep.core.errors` (3: done, but
+some tracking data waits in the spool, for `python -m sweep.sync`); `HYDRA_FULL_ERROR=1` shows
+the traceback instead of the line.
 """
 
 from __future__ import annotations
 
 import gc
 import os
-import sys
 from pathlib import Path
 
 import hydra
@@ -24,22 +22,6 @@ from sweep.core.schema import register
 # Shipped with the package (the top-level conf/ is a link to it), so an installed sweep runs
 # from any directory; a user's own configs come in through Hydra's --config-dir.
 CONFIG_DIR = os.environ.get("SWEEP_CONFIG_DIR") or str(Path(__file__).resolve().parent / "conf")
-# The user's choice, kept for the sender process: this process sets HYDRA_FULL_ERROR=1 for
-# itself below, so that composition errors reach `fail`.
-FULL_ERROR = (
-    os.environ.setdefault("SWEEP_FULL_ERROR", os.environ.get("HYDRA_FULL_ERROR", "")) == "1"
-)
-
-
-def fail(ex: BaseException, status: int | None = None) -> None:
-    """Report `ex` as one line and exit with `status` (by default 2 for bad input, else 1),
-    unless the user asked for the full traceback."""
-    if FULL_ERROR:
-        raise ex
-    from sweep.core.errors import exit_status, one_line
-
-    print(f"error: {one_line(ex)}", file=sys.stderr)
-    raise SystemExit(exit_status(ex) if status is None else status)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
@@ -47,6 +29,7 @@ def app(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     from sweep.app.dispatch import run
+    from sweep.core.errors import fail
 
     hydra_cfg = HydraConfig.get()
     guard_job(Path(hydra_cfg.runtime.output_dir), hydra_cfg.output_subdir)
@@ -61,7 +44,12 @@ def main() -> None:
     signals.install()  # SIGTERM as Ctrl-C
     mlflow_defaults()  # inherited by the sender process
     register()
-    os.environ["HYDRA_FULL_ERROR"] = "1"  # composition errors reach us, not Hydra's printer
+    from sweep.core.errors import fail
+
+    # The user's choice, kept (also for the sender process) before composition errors are
+    # routed to us rather than to Hydra's printer.
+    os.environ.setdefault("SWEEP_FULL_ERROR", os.environ.get("HYDRA_FULL_ERROR", ""))
+    os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         app()
     except Exception as ex:  # composing the config failed: whatever it was, the input is bad

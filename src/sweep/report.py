@@ -3,6 +3,8 @@ written as CSV, and summed up on the parent run: counts, the best trial, plots.
 
 python -m sweep.report --experiment lr_grid [--study NAME] [--tracking-uri URI]
                        [--sort COLUMN] [--top N] [--csv PATH]
+
+Errors are one line, with the exit statuses of `python -m sweep` (sweep.core.errors).
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from sweep.core.config import ConfigError
 from sweep.track.runs import StoredRun
 from sweep.track.table import summary_text, table
+
+# The settings the tracking side names by their config keys, as this command's flags.
+FLAGS = {"tracking.uri": "--tracking-uri", "experiment": "--experiment"}
 
 
 def load(tracker: Any, study: str | None) -> tuple[pd.DataFrame, StoredRun]:
@@ -25,7 +30,8 @@ def load(tracker: Any, study: str | None) -> tuple[pd.DataFrame, StoredRun]:
     tags = {"sweep.role": "parent"} | ({"optuna.study": study} if study else {})
     parents = tracker.find_runs(**tags)
     if not parents:
-        raise LookupError(f"no sweep{f' {study!r}' if study else ''} in this experiment")
+        flag = "--study" if study else "--experiment"
+        raise ConfigError(flag, f"no sweep{f' {study!r}' if study else ''} in this experiment")
     parent = max(parents, key=lambda r: r.tags.get("sweep.started", ""))
     children = tracker.find_runs(**{"mlflow.parentRunId": parent.run_id})
     keys = json.loads(parent.tags.get("sweep.space_keys", "[]"))
@@ -44,22 +50,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--top", type=int, default=10, help="rows to show; 0 for all")
     parser.add_argument("--csv", help="also write the whole table to this file")
     args = parser.parse_args(argv)
-    from sweep.core.config import ConfigError
-    from sweep.core.errors import one_line
-    from sweep.track.tracker import Tracker
+    from sweep.core.errors import fail
 
-    uri = args.tracking_uri or "sqlite:///mlflow.db"
     try:
-        if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-            raise ConfigError("--tracking-uri", f"no MLflow store at {uri}")
-        tracker = Tracker(uri, args.experiment, create=False)
-        frame, parent = load(tracker, args.study)
-        if args.sort and args.sort not in frame.columns:
-            allowed = ", ".join(frame.columns)
-            raise ConfigError("--sort", f"unknown column '{args.sort}'; allowed: {allowed}")
-    except (ConfigError, LookupError) as ex:
-        print(f"error: {one_line(ex)}", file=sys.stderr)
-        raise SystemExit(2) from None
+        frame, parent = _load(args)
+    except Exception as ex:
+        fail(ex)
     if args.sort:
         frame = frame.sort_values(args.sort, kind="stable").reset_index(drop=True)
     print(f"Sweep {parent.tags.get('optuna.study')} (parent run {parent.run_id})")
@@ -67,6 +63,24 @@ def main(argv: list[str] | None = None) -> None:
     if args.csv:
         frame.to_csv(args.csv, index=False)
         print(f"Table written to {args.csv}")
+
+
+def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, StoredRun]:
+    from sweep.track.tracker import Tracker
+
+    uri = args.tracking_uri or "sqlite:///mlflow.db"
+    try:
+        if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+            raise ConfigError("--tracking-uri", f"no MLflow store at {uri}")
+        frame, parent = load(Tracker(uri, args.experiment, create=False), args.study)
+    except ConfigError as ex:
+        if ex.key not in FLAGS:
+            raise
+        raise ConfigError(FLAGS[ex.key], ex.problem) from None
+    if args.sort and args.sort not in frame.columns:
+        allowed = ", ".join(frame.columns)
+        raise ConfigError("--sort", f"unknown column '{args.sort}'; allowed: {allowed}")
+    return frame, parent
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from sweep.core.redact import guard_streams, redact
 
@@ -34,12 +33,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         sent, uris = sync(args.spool_dir, args.tracking_uri)
     except Exception as ex:
-        from sweep.core.errors import exit_status, one_line
+        from sweep.core.errors import fail
 
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        print(f"error: {one_line(ex)}", file=sys.stderr)
-        raise SystemExit(exit_status(ex)) from None
+        fail(ex)
     where = ", ".join(sorted(redact(u) for u in uris)) or "nowhere"
     print(f"Sent {sent} spooled entries to {where}; {args.spool_dir} is empty.")
 

@@ -4,12 +4,12 @@ grid points are queued once and claimed once, and trained trials are told with t
 from __future__ import annotations
 
 import pytest
-from omegaconf import OmegaConf
 from optuna.distributions import IntDistribution
 from optuna.trial import TrialState
 
 from sweep.core.config import ConfigError
 from sweep.core.results import RunResult
+from sweep.core.schema import SweepConfig
 from sweep.study import study as studies
 from sweep.study.claims import take
 
@@ -20,9 +20,8 @@ GRID = [{"x": i} for i in range(5)]
 
 def settings(tmp_path, **over):
     base = {"storage": f"sqlite:///{tmp_path / 'o.db'}", "study_name": "s", "sampler": "grid",
-            "seed": 0, "heartbeat_interval": 1, "grace_period": 2,
-            "pruner": {"kind": "none"}}  # fmt: skip
-    return OmegaConf.create({**base, **over})
+            "seed": 0, "heartbeat_interval": 1, "grace_period": 2}  # fmt: skip
+    return SweepConfig(**{**base, **over})
 
 
 def open_study(tmp_path, made_for=MADE_FOR, **over):

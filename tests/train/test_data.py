@@ -6,12 +6,14 @@ import pytest
 import torch
 
 from sweep.core.config import ConfigError
+from sweep.core.schema import CsvDataConfig, ThermometerDataConfig
 from sweep.train.data import T_C, T_U, check, load, split
 
+THERMOMETER = ThermometerDataConfig()
 
-class Csv:
-    def __init__(self, path, x="t_u", y="t_c"):
-        self.path, self.x, self.y = str(path), x, y
+
+def csv_config(path, x="t_u", y="t_c"):
+    return CsvDataConfig(path=str(path), x=x, y=y)
 
 
 def write_csv(tmp_path, text, name="r.csv"):
@@ -26,15 +28,15 @@ def lecture_csv(tmp_path):
 
 
 def test_thermometer_is_the_lecture_data():
-    r = load("thermometer", None)
+    r = load(THERMOMETER)
     assert r.t_u.dtype == torch.float32
     assert r.t_u.tolist() == torch.tensor(T_U).tolist()
     assert r.t_c.tolist() == T_C
 
 
 def test_csv_of_the_same_readings_gives_the_same_bits(tmp_path):
-    r = load("csv", Csv(lecture_csv(tmp_path)))
-    t = load("thermometer", None)
+    r = load(csv_config(lecture_csv(tmp_path)))
+    t = load(THERMOMETER)
     assert torch.equal(r.t_u, t.t_u) and torch.equal(r.t_c, t.t_c)
 
 
@@ -50,11 +52,11 @@ def test_csv_of_the_same_readings_gives_the_same_bits(tmp_path):
         ("", "t_u", "data.path", "not a readable CSV"),
     ],
 )
-@pytest.mark.parametrize("read", [load, lambda kind, cfg: check(kind, cfg, 0.0, 0, {"standard"})])
+@pytest.mark.parametrize("read", [load, lambda config: check(config, 0.0, 0, {"standard"})])
 def test_bad_csv_names_the_key_and_the_problem(tmp_path, text, x, key, needle, read):
     path = write_csv(tmp_path, text)
     with pytest.raises(ConfigError) as info:
-        read("csv", Csv(path, x=x))
+        read(csv_config(path, x=x))
     assert info.value.key == key
     assert needle in str(info.value)
     assert str(path) in str(info.value)
@@ -62,11 +64,11 @@ def test_bad_csv_names_the_key_and_the_problem(tmp_path, text, x, key, needle, r
 
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match=r"data\.path: no such file"):
-        load("csv", Csv(tmp_path / "missing.csv"))
+        load(csv_config(tmp_path / "missing.csv"))
 
 
 def test_split_is_seeded_and_disjoint():
-    readings = load("thermometer", None)
+    readings = load(THERMOMETER)
     a, b = split(readings, 0.2, 7), split(readings, 0.2, 7)
     assert torch.equal(a.val.t_u, b.val.t_u)
     assert a.val.t_u.shape[0] == 2 and a.train.t_u.shape[0] == 9
@@ -77,7 +79,7 @@ def test_split_is_seeded_and_disjoint():
 
 def test_split_too_small_is_an_error():
     with pytest.raises(ConfigError, match=r"train\.val_fraction"):
-        split(load("thermometer", None), 0.05, 0)
+        split(load(THERMOMETER), 0.05, 0)
     with pytest.raises(ConfigError, match=r"train\.val_fraction: 0.05 of 11 readings leaves 0"):
-        check("thermometer", None, 0.05, 0, set())
-    check("thermometer", None, 0.2, 0, {"minmax"})  # 2 held out, 9 to train on
+        check(THERMOMETER, 0.05, 0, set())
+    check(THERMOMETER, 0.2, 0, {"minmax"})  # 2 held out, 9 to train on

@@ -6,9 +6,16 @@ import pytest
 import torch
 
 from sweep.core.config import ConfigError
-from sweep.train.normalize import KINDS, fit
+from sweep.core.schema import SCHEMAS, make_option
+from sweep.train import normalize
 
 T_U = torch.tensor([35.7, 55.9, 58.2, 81.9, 56.3, 48.9, 33.9, 21.8, 48.4, 60.4, 68.4])
+KINDS = list(SCHEMAS["normalization"])
+
+
+def fit(kind: str, t_u: torch.Tensor) -> normalize.Normalizer:
+    """The option `kind` with its schema's defaults (scale: the lecture's 0.1)."""
+    return normalize.fit(make_option("normalization", kind), t_u)
 
 
 def test_scale_is_the_lectures_expression():

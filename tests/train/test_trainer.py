@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from sweep.core.schema import make_option
 from sweep.train.data import load, split
 from sweep.train.lecture import training_loop
 from sweep.train.normalize import fit
@@ -14,12 +15,12 @@ from sweep.train.trainer import RunSpec, train
 
 from conftest import LECTURE_LOSSES, LECTURE_PARAMS
 
-DATA = split(load("thermometer", None), 0.0, 0)
+DATA = split(load(make_option("data", "thermometer")), 0.0, 0)
 
 
 def spec(norm="scale", lr=1e-2, epochs=5000, **hparams) -> RunSpec:
     h = tuple(sorted({"lr": lr, **hparams}.items()))
-    return RunSpec(fit(norm, DATA.train.t_u), h, epochs)
+    return RunSpec(fit(make_option("normalization", norm), DATA.train.t_u), h, epochs)
 
 
 def test_lecture_numbers_exactly():
@@ -139,9 +140,17 @@ def test_pruned_runs_keep_their_curve_up_to_the_pruning_epoch():
 
 
 def test_validation_split_gives_a_val_curve():
-    data = split(load("thermometer", None), 0.2, 0)
+    data = split(load(make_option("data", "thermometer")), 0.2, 0)
     assert data.val.t_u.shape[0] == 2 and data.train.t_u.shape[0] == 9
-    [r] = train([RunSpec(fit("scale", data.train.t_u), (("lr", 1e-2),), 3000)], "gd", data)
+    [r] = train(
+        [
+            RunSpec(
+                fit(make_option("normalization", "scale"), data.train.t_u), (("lr", 1e-2),), 3000
+            )
+        ],
+        "gd",
+        data,
+    )
     assert len(r.val_losses) == 3000
     assert all(math.isfinite(v) for v in r.val_losses)
     assert r.val_losses[-1] != r.losses[-1]

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sweep.core.config import validate
 from sweep.core.results import RunResult
+from sweep.core.schema import RootConfig
 from sweep.core.trials import Trial, choices_of, run_name
 from sweep.train import data
 from sweep.train.batching import train_trials
@@ -23,16 +24,18 @@ log = logging.getLogger(__name__)
 
 
 def run(cfg: DictConfig) -> None:
-    """The entry point behind `python -m sweep`."""
+    """The entry point behind `python -m sweep`: the composed config is checked, then typed
+    once, here; everything below reads the typed one."""
     validate(cfg)
+    config: RootConfig = OmegaConf.to_object(cfg)
     choices = choices_of(HydraConfig.get().runtime.choices)
-    if cfg.sweep.space:
-        run_sweep(cfg, choices)
+    if config.sweep.space:
+        run_sweep(config, choices)
     else:
-        run_single(cfg, choices)
+        run_single(config, choices)
 
 
-def run_sweep(cfg: DictConfig, choices: dict[str, str]) -> None:
+def run_sweep(cfg: RootConfig, choices: dict[str, str]) -> None:
     from sweep.app import sweeper
     from sweep.core.defaults import optuna_defaults
     from sweep.track.sender import Sender
@@ -59,13 +62,12 @@ def run_sweep(cfg: DictConfig, choices: dict[str, str]) -> None:
         )
 
 
-def run_single(cfg: DictConfig, choices: dict[str, str]) -> None:
+def run_single(cfg: RootConfig, choices: dict[str, str]) -> None:
     from sweep.track.reachable import check_reachable
     from sweep.track.records import run_record
     from sweep.track.tracker import Tracker
 
-    config = OmegaConf.to_container(cfg, resolve=True)
-    trial = Trial(run_name(config, choices), config, choices)
+    trial = Trial(run_name(cfg, choices), cfg, choices)
     data.check_all([trial])  # bad data fails here, before anything is tracked
     datasets = data.load_all([trial])
     check_reachable(cfg.tracking.uri)

@@ -21,13 +21,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 if TYPE_CHECKING:
     import pandas as pd
 
 from sweep.core.config import METRICS
+from sweep.core.schema import RootConfig
 from sweep.core.trials import Trial
 from sweep.study import importance
 from sweep.study.space import Space
@@ -51,18 +51,17 @@ BEST_CURVES = 5
 
 class Parent:
     def __init__(
-        self, sender: Sender, study: Study, cfg: DictConfig, choices: dict, space: Space
+        self, sender: Sender, study: Study, cfg: RootConfig, choices: dict, space: Space
     ) -> None:
         self.sender, self.study, self.space = sender, study, space
-        config = OmegaConf.to_container(cfg, resolve=True)
-        trial = Trial(study.name, config, choices)
+        trial = Trial(study.name, cfg, choices)
         tags = {k: v for k, v in params_of(trial).items() if k in VOLATILE}
         tags |= {"sweep.role": "parent", "optuna.study": study.name, "sweep.study_uid": study.uid,
                  "sweep.space_keys": json.dumps(space.keys),
                  "sweep.started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                  RUN_KEY: uuid.uuid4().hex}  # fmt: skip
         params = params_of(trial, (*VOLATILE, *space.keys))
-        artifacts = {"config.yaml": config_yaml(config, choices).encode()}
+        artifacts = {"config.yaml": config_yaml(cfg, choices).encode()}
         self.record = RunRecord(study.name, params=params, tags=tags, artifacts=artifacts)
         self.registered_model = cfg.tracking.registered_model
         self.searched = cfg.sweep.sampler != "grid"  # importances and Optuna's charts

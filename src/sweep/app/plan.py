@@ -8,9 +8,9 @@ from typing import Any
 
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
 
 from sweep.core.config import GROUPS, ConfigError
+from sweep.core.schema import RootConfig
 from sweep.core.trials import Composer
 from sweep.study.samplers import check_settings
 from sweep.study.space import Space, parse
@@ -26,25 +26,24 @@ class Plan:
     max_epochs: int  # the most epochs any trial can ask for (the pruners' horizon)
 
 
-def plan_sweep(cfg: DictConfig) -> Plan:
+def plan_sweep(cfg: RootConfig) -> Plan:
     """Raise the ConfigError of any bad sweep setting, trial config or data."""
     loader = GlobalHydra.instance().config_loader()
     space = parse(cfg.sweep.space, cfg, lambda g: sorted(loader.get_group_options(g)))
-    check_settings(cfg.sweep)
     hydra = HydraConfig.get()
     composer = Composer(hydra.job.config_name, list(hydra.overrides.task))
     grid = space.grid() if cfg.sweep.sampler == "grid" else None
     total = _budget(cfg, grid)
+    max_epochs = _max_epochs(space, cfg)
+    check_settings(cfg.sweep, max_epochs)
     combos: list[dict[str, Any]] = [{}]
     for axis in (a for a in space.axes if a.key in GROUPS):
         combos = [{**c, axis.key: v} for c in combos for v in axis.choices]
     data.check_all([composer.trial(combo) for combo in combos])
-    return Plan(
-        space, composer, total, None if grid is None else grid[:total], _max_epochs(space, cfg)
-    )
+    return Plan(space, composer, total, None if grid is None else grid[:total], max_epochs)
 
 
-def _budget(cfg: DictConfig, grid: list | None) -> int:
+def _budget(cfg: RootConfig, grid: list | None) -> int:
     n_trials = cfg.sweep.n_trials
     if grid is not None:
         return min(n_trials or len(grid), len(grid))
@@ -53,7 +52,7 @@ def _budget(cfg: DictConfig, grid: list | None) -> int:
     return n_trials
 
 
-def _max_epochs(space: Space, cfg: DictConfig) -> int:
+def _max_epochs(space: Space, cfg: RootConfig) -> int:
     epochs = next((a for a in space.axes if a.key == "train.epochs"), None)
     if epochs is None:
         return int(cfg.train.epochs)

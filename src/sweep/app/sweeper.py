@@ -15,7 +15,6 @@ import logging
 import time
 
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from sweep.app import summary
@@ -26,6 +25,7 @@ from sweep.core import signals
 from sweep.core.config import METRICS
 from sweep.core.progress import Progress
 from sweep.core.results import RunResult
+from sweep.core.schema import RootConfig
 from sweep.core.trials import Trial
 from sweep.study import study as studies
 from sweep.study.claims import take
@@ -43,10 +43,10 @@ from sweep.train.batching import train_trials
 log = logging.getLogger(__name__)
 
 
-def run_sweep(cfg: DictConfig, choices: dict[str, str], sender: Sender) -> None:
+def run_sweep(cfg: RootConfig, choices: dict[str, str], sender: Sender) -> None:
     plan = plan_sweep(cfg)
     check_reachable(cfg.tracking.uri)
-    made_for = studies.identity(OmegaConf.to_container(cfg, resolve=True), choices, plan.space)
+    made_for = studies.identity(cfg, choices, plan.space)
     study = studies.open_study(cfg.sweep, plan.max_epochs, made_for)
     sweep = Sweep(cfg, choices, plan, study, sender)
     # What is imported and built by now lives until exit: spare every collection a pass over it.
@@ -66,7 +66,7 @@ def run_sweep(cfg: DictConfig, choices: dict[str, str], sender: Sender) -> None:
 
 class Sweep:
     def __init__(
-        self, cfg: DictConfig, choices: dict, plan: Plan, study: studies.Study, sender: Sender
+        self, cfg: RootConfig, choices: dict, plan: Plan, study: studies.Study, sender: Sender
     ) -> None:
         self.cfg, self.plan, self.study, self.sender = cfg.sweep, plan, study, sender
         self.heartbeat = Heartbeat(study.storage, self.cfg.heartbeat_interval)

@@ -1,19 +1,22 @@
 """The checks Hydra's types cannot express, and the error every bad value becomes.
 
-Types and keys are checked by the schemas (`sweep.schema`) while Hydra composes; `validate`
-then checks ranges and what values must agree on. Both kinds of failure end up as one
+Types and keys are checked by the schemas (`sweep.core.schema`) while Hydra composes;
+`validate` then checks ranges and what values must agree on. Both kinds of failure end up as one
 `ConfigError` line that names the key and what is allowed (see `errors.py`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from sweep.core.schema import SCHEMAS
 
 # Groups whose option is itself a choice a sweep can vary.
-GROUPS = ("data", "normalization", "optimizer")
+GROUPS = tuple(SCHEMAS)
 
 
 class ConfigError(Exception):
@@ -21,7 +24,7 @@ class ConfigError(Exception):
 
     def __init__(self, key: str, problem: str) -> None:
         super().__init__(f"{key}: {problem}")
-        self.key = key
+        self.key, self.problem = key, problem
 
 
 # sweep.metric -> the summary column it ranks trials by.
@@ -73,14 +76,22 @@ def check_value(key: str, value: Any) -> None:
         raise ConfigError(key, f"must be {allowed} (got {value!r})")
 
 
+def plain(node: Any) -> Any:
+    """A config, composed (DictConfig) or typed (the schema's dataclasses), as plain dicts and
+    lists with every interpolation resolved."""
+    if isinstance(node, DictConfig | ListConfig):
+        return OmegaConf.to_container(node, resolve=True)
+    if dataclasses.is_dataclass(node):
+        return dataclasses.asdict(node)
+    return node
+
+
 def leaves(node: Any, prefix: str = "") -> dict[str, Any]:
-    """Every leaf of a (resolved) config under its dotted key; lists count as leaves."""
-    if isinstance(node, DictConfig):
-        node = OmegaConf.to_container(node, resolve=True)
+    """Every leaf of a config under its dotted key; lists count as leaves."""
     out: dict[str, Any] = {}
-    for key, value in node.items():
+    for key, value in plain(node).items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict):
+        if isinstance(value, dict) or dataclasses.is_dataclass(value):
             out.update(leaves(value, f"{dotted}."))
         else:
             out[dotted] = value
@@ -92,6 +103,11 @@ def validate(cfg: DictConfig) -> None:
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(missing[0], f"a value is required (add {missing[0]}=...)")
+    for group, options in SCHEMAS.items():  # a user's own option must say which kind it is
+        if OmegaConf.get_type(cfg, group) not in options.values():
+            schemas = f"/schema/{group}/{{{','.join(options)}}}@_here_"
+            raise ConfigError(group, "the option's file names no schema; start its defaults "
+                              f"list with one of {schemas}")  # fmt: skip
     for key, value in leaves(cfg).items():
         if not key.startswith("sweep.space."):
             check_value(key, value)

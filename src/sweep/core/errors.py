@@ -1,13 +1,20 @@
-"""Turn any failure of a run into the one line a user reads on stderr.
+"""Every entry point's one error path (`python -m sweep`, `sweep.sync`, `sweep.report`): a
+failure becomes the one line a user reads on stderr, and an exit status from one table.
 
 Hydra prints several lines (search path, hints) for a bad override; users of this tool get
 one line naming the key or file and what is allowed. `HYDRA_FULL_ERROR=1` keeps the traceback.
+
+Exit statuses: 0 done; 2 bad input or config (found before anything is created); 1 a failure
+at run time; 3 done, but some tracking data still waits in the spool; 130 Ctrl-C; 143 SIGTERM.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import sys
+from typing import NoReturn
 
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf.errors import (
@@ -23,6 +30,22 @@ from sweep.core.redact import redact
 
 class Spooled(RuntimeError):
     """The sweep finished, but some of its tracking data waits in the spool (exit status 3)."""
+
+
+def full_traceback() -> bool:
+    """Did the user ask for tracebacks instead of lines? `python -m sweep` sets HYDRA_FULL_ERROR
+    for itself (so that composition errors reach it), after keeping the user's choice in
+    SWEEP_FULL_ERROR, which its sender process inherits too."""
+    return os.environ.get("SWEEP_FULL_ERROR", os.environ.get("HYDRA_FULL_ERROR", "")) == "1"
+
+
+def fail(ex: BaseException, status: int | None = None) -> NoReturn:
+    """End an entry point on `ex`: one line and the table's status (or `status`), or the
+    traceback when the user asked for it."""
+    if full_traceback():
+        raise ex
+    print(f"error: {one_line(ex)}", file=sys.stderr)
+    raise SystemExit(exit_status(ex) if status is None else status) from None
 
 
 def one_line(ex: BaseException) -> str:

@@ -1,51 +1,62 @@
 """The config schemas: every group option in `conf/` starts from one of these dataclasses, so
 a value of the wrong type or an unknown key fails while Hydra composes, before any check of
-ours runs (ranges: `sweep.config`)."""
+ours runs (ranges: `sweep.core.config`). The composed config then becomes these objects once
+(`OmegaConf.to_object`, at the top) and travels down typed: an option's class says which
+option it is (`option_of`), whatever the YAML file that chose it is called."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 
 @dataclass
-class ThermometerData:
+class ThermometerDataConfig:
     pass
 
 
 @dataclass
-class CsvData:
+class CsvDataConfig:
     path: str = MISSING
     x: str = "t_u"
     y: str = "t_c"
 
 
 @dataclass
-class NoNormalization:
+class NoNormalizationConfig:
     pass
 
 
 @dataclass
-class ScaleNormalization:
+class ScaleNormalizationConfig:
     factor: float = 0.1
 
 
 @dataclass
-class GD:
+class StandardNormalizationConfig:
+    pass
+
+
+@dataclass
+class MinmaxNormalizationConfig:
+    pass
+
+
+@dataclass
+class GDConfig:
     lr: float = 1e-2
 
 
 @dataclass
-class SGD:
+class SGDConfig:
     lr: float = 1e-2
     momentum: float = 0.0
 
 
 @dataclass
-class Adam:
+class AdamConfig:
     lr: float = 1e-1
     beta1: float = 0.9
     beta2: float = 0.999
@@ -53,7 +64,7 @@ class Adam:
 
 
 @dataclass
-class Train:
+class TrainConfig:
     epochs: int = 5000
     init_params: list[float] = field(default_factory=lambda: [1.0, 0.0])
     seed: int = 0
@@ -61,17 +72,18 @@ class Train:
 
 
 @dataclass
-class Tracking:
+class TrackingConfig:
     uri: str = "sqlite:///mlflow.db"
     experiment: str = "sweep"
     retry_seconds: float = 120.0  # a server silent this long: the sweep's logging is spooled
     spool_dir: str = ".sweep/spool"
     registered_model: str = ""  # the best trial's model, registered under this name
+    run_chart: bool = False  # each trial's loss_curve.png (MLflow charts `loss` itself)
 
 
 @dataclass
-class Pruner:
-    kind: str = "none"
+class PrunerConfig:
+    kind: Any = "none"  # a name in study.samplers.PRUNERS, or a `_target_` mapping
     n_startup_trials: int = 5
     n_warmup_steps: int = 0
     min_resource: int = 100
@@ -79,10 +91,10 @@ class Pruner:
 
 
 @dataclass
-class Sweep:
+class SweepConfig:
     space: dict[str, Any] = field(default_factory=dict)
-    sampler: str = "tpe"
-    pruner: Pruner = field(default_factory=Pruner)
+    sampler: Any = "tpe"  # a name in study.samplers.SAMPLERS, or a `_target_` mapping
+    pruner: PrunerConfig = field(default_factory=PrunerConfig)
     n_trials: int | None = None
     batch_size: int = 64
     report_every: int = 500
@@ -96,39 +108,55 @@ class Sweep:
 
 
 @dataclass
-class Root:
+class RootConfig:
     name: str = "sweep"
     data: Any = MISSING
     normalization: Any = MISSING
     optimizer: Any = MISSING
-    train: Train = MISSING
-    tracking: Tracking = MISSING
-    sweep: Sweep = MISSING
+    train: TrainConfig = MISSING
+    tracking: TrackingConfig = MISSING
+    sweep: SweepConfig = MISSING
 
 
 SCHEMAS: dict[str, dict[str, type]] = {
-    "data": {"thermometer": ThermometerData, "csv": CsvData},
+    "data": {"thermometer": ThermometerDataConfig, "csv": CsvDataConfig},
     "normalization": {
-        "none": NoNormalization,
-        "scale": ScaleNormalization,
-        "standard": NoNormalization,
-        "minmax": NoNormalization,
+        "none": NoNormalizationConfig,
+        "scale": ScaleNormalizationConfig,
+        "standard": StandardNormalizationConfig,
+        "minmax": MinmaxNormalizationConfig,
     },
-    "optimizer": {"gd": GD, "sgd": SGD, "adam": Adam},
+    "optimizer": {"gd": GDConfig, "sgd": SGDConfig, "adam": AdamConfig},
 }
+
+
+def make_option(group: str, option: str, **settings: Any) -> Any:
+    """The typed config of `option` in `group`: its schema's defaults, then `settings`."""
+    return SCHEMAS[group][option](**settings)
+
+
+def option_of(node: Any) -> str:
+    """The option (`scale`, `adam`, ...) a group's typed config is an instance of."""
+    for options in SCHEMAS.values():
+        for option, schema in options.items():
+            if type(node) is schema:
+                return option
+    raise TypeError(f"{type(node).__name__} is no option of a config group")
 
 
 def register() -> None:
     """Put the schemas where the YAML files' defaults lists look for them."""
+    from hydra.core.config_store import ConfigStore
+
     cs = ConfigStore.instance()
-    cs.store(name="schema", node=Root)
+    cs.store(name="schema", node=RootConfig)
     for group, options in SCHEMAS.items():
         for option, node in options.items():
             cs.store(group=f"schema/{group}", name=option, node=node)
-    for group, node in (("train", Train), ("tracking", Tracking)):
+    for group, node in (("train", TrainConfig), ("tracking", TrackingConfig)):
         cs.store(group="schema", name=group, node=node)
     # A sweep's space takes any dotted key (checked by space.parse, with a better message
     # than "key not in struct"), also when added on the command line: `sweep.space={...}`.
-    sweep = OmegaConf.structured(Sweep)
+    sweep = OmegaConf.structured(SweepConfig)
     OmegaConf.set_struct(sweep.space, False)
     cs.store(group="schema", name="sweep", node=sweep)

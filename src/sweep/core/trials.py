@@ -1,9 +1,10 @@
-"""A trial: one training run's resolved config and group choices, its name, and how Hydra
+"""A trial: one training run's typed config and group choices, its name, and how Hydra
 composes it from the user's command line plus the trial's values.
 
 Group choices (`normalization=minmax`) need Hydra to compose, because an option brings its
 own settings; composition is cached per combination of group choices, and leaf values
-(`optimizer.lr`) are then set on a copy, with the schema checking their types.
+(`optimizer.lr`) are then set on a copy, with the schema checking their types, before the
+copy becomes the typed `RootConfig`.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sweep.core.config import GROUPS
+from sweep.core.schema import RootConfig
 
 
 @dataclass(frozen=True)
 class Trial:
-    """One training run's resolved config and the option chosen in each config group."""
+    """One training run's typed config and the option chosen in each config group."""
 
     name: str
-    config: dict[str, Any]
+    config: RootConfig
     choices: dict[str, str]
     number: int | None = None  # Optuna's trial number, when the run is part of a study
 
@@ -32,11 +34,11 @@ def choices_of(hydra_choices: dict) -> dict[str, str]:
     return {g: str(o) for g, o in hydra_choices.items() if not g.startswith("hydra") and o}
 
 
-def run_name(config: dict, choices: dict[str, str], number: int | None = None) -> str:
+def run_name(config: RootConfig, choices: dict[str, str], number: int | None = None) -> str:
     """`scale-gd-lr0.01-e5000`, prefixed with `t007-` for trial 7 of a study."""
     name = (
         f"{choices['normalization']}-{choices['optimizer']}"
-        f"-lr{config['optimizer']['lr']:g}-e{config['train']['epochs']}"
+        f"-lr{config.optimizer.lr:g}-e{config.train.epochs}"
     )
     return name if number is None else f"t{number:03d}-{name}"
 
@@ -52,8 +54,8 @@ class Composer:
         self.base = list(base_overrides)
         self.cache: dict[tuple, tuple[DictConfig, dict[str, str]]] = {}
 
-    def compose(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-        """The resolved config and group choices of a trial with values `params`."""
+    def compose(self, params: dict[str, Any]) -> tuple[RootConfig, dict[str, str]]:
+        """The typed config and group choices of a trial with values `params`."""
         from hydra import compose
 
         groups = {k: v for k, v in params.items() if k in GROUPS}
@@ -71,7 +73,7 @@ class Composer:
         for name, value in params.items():
             if name not in GROUPS:
                 OmegaConf.update(cfg, name, value, merge=False)
-        return OmegaConf.to_container(cfg, resolve=True), choices
+        return OmegaConf.to_object(cfg), choices
 
     def trial(self, params: dict[str, Any], number: int | None = None) -> Trial:
         """The trial with values `params`, named (as trial `number` of a study, if given)."""

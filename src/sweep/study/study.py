@@ -23,6 +23,7 @@ from sweep.core.config import ConfigError, leaves
 from sweep.core.locks import database_lock
 from sweep.core.redact import redact
 from sweep.core.results import RunResult
+from sweep.core.schema import RootConfig
 from sweep.study._optuna import engine
 from sweep.study.samplers import make_pruner, make_sampler
 from sweep.study.storage import open_storage
@@ -36,12 +37,12 @@ CLEANED = "sweep.failed_cleaned"  # how many FAIL trials have had their child ru
 RUN_ID, RESULT = "mlflow_run_id", "result"
 
 
-def identity(config: dict[str, Any], choices: dict[str, str], space: Any) -> dict[str, Any]:
+def identity(config: RootConfig, choices: dict[str, str], space: Any) -> dict[str, Any]:
     """What makes two invocations the same sweep: the sampler, the space, and every setting
     of the trials that the space does not vary (flat, dotted keys)."""
-    fixed = {**leaves({k: config[k] for k in ("data", "normalization", "optimizer", "train")}),
-             **choices}  # fmt: skip
-    out: dict[str, Any] = {"sweep.sampler": config["sweep"]["sampler"]}
+    trials = ("data", "normalization", "optimizer", "train")
+    fixed = {**leaves({k: getattr(config, k) for k in trials}), **choices}
+    out: dict[str, Any] = {"sweep.sampler": config.sweep.sampler}
     for axis in space.axes:
         spec = {"low": axis.low, "high": axis.high, "log": axis.log, "step": axis.step}
         out[f"sweep.space.{axis.key}"] = list(axis.choices) if axis.choices else spec

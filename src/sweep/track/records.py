@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sweep.core.config import leaves
+from sweep.core.config import leaves, plain
 from sweep.core.redact import redact, redact_tree
 from sweep.core.results import RunResult
 from sweep.core.trials import Trial
@@ -24,17 +24,17 @@ def params_of(trial: Trial, skip: tuple[str, ...] = ()) -> dict[str, str]:
     The space is one param (`sweep.space`, JSON); keys in `skip` are left out; no password
     of any URI (`tracking.uri`, `sweep.storage`, ...) is kept."""
     flat = {k: v for k, v in leaves(trial.config).items() if not k.startswith("sweep.space")}
-    flat["sweep.space"] = trial.config.get("sweep", {}).get("space", {})
+    flat["sweep.space"] = trial.config.sweep.space
     params = {k: redact(_param(v)) for k, v in flat.items() if k not in skip}
     params.update(trial.choices)
     return params
 
 
-def config_yaml(config: dict[str, Any], choices: dict[str, str]) -> str:
+def config_yaml(config: Any, choices: dict[str, str]) -> str:
     from omegaconf import OmegaConf
 
     header = "".join(f"# {g}={o}\n" for g, o in sorted(choices.items()))
-    return header + OmegaConf.to_yaml(OmegaConf.create(redact_tree(config)))
+    return header + OmegaConf.to_yaml(OmegaConf.create(redact_tree(plain(config))))
 
 
 def head_record(trial: Trial, tags: dict[str, str] | None = None) -> RunRecord:
@@ -71,7 +71,8 @@ def tail_record(trial: Trial, result: RunResult) -> RunRecord:
         record.tags["pruned_at_epoch"] = str(len(result.losses))
         note = f"pruned at epoch {len(result.losses)}"
     record.tags["epochs_trained"] = str(len(result.losses))
-    record.artifacts["loss_curve.png"] = plots.loss_curve(trial.name, curves, note)
+    if trial.config.tracking.run_chart:  # off: tens of ms a trial
+        record.artifacts["loss_curve.png"] = plots.loss_curve(trial.name, curves, note)
     return record
 
 

@@ -128,7 +128,7 @@ def serve(
     retry_seconds: float,
 ) -> None:  # fmt: skip
     """The sender process: read calls, run them on a small thread pool, reply with results."""
-    from sweep.core.errors import one_line
+    from sweep.core.errors import full_traceback, one_line
     from sweep.core.redact import guard_streams
     from sweep.track.link import Link, bound_retries
     from sweep.track.reachable import is_remote
@@ -147,7 +147,7 @@ def serve(
             args = tuple(results[a.token].result() if isinstance(a, Ref) else a for a in args)
             value = link.call(func, args)
         except BaseException as ex:
-            if os.environ.get("SWEEP_FULL_ERROR") == "1":  # the user asked for tracebacks
+            if full_traceback():
                 traceback.print_exc()
             with lock:
                 replies.send((token, one_line(ex), None))

@@ -4,10 +4,12 @@ epochs (`RunSpec`s), and gives back one `RunResult` per trial, in the trials' or
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sweep.core.results import RunResult
+from sweep.core.schema import option_of
 from sweep.core.trials import Trial
 from sweep.train import data
 
@@ -22,9 +24,9 @@ def run_spec(trial: Trial, train_t_u) -> RunSpec:
     from sweep.train.bookkeeping import RunSpec
 
     c = trial.config
-    normalizer = normalize.fit(trial.choices["normalization"], train_t_u, **c["normalization"])
-    hparams = tuple(sorted((k, float(v)) for k, v in c["optimizer"].items()))
-    return RunSpec(normalizer, hparams, c["train"]["epochs"], tuple(c["train"]["init_params"]))
+    normalizer = normalize.fit(c.normalization, train_t_u)
+    hparams = tuple(sorted((k, float(v)) for k, v in dataclasses.asdict(c.optimizer).items()))
+    return RunSpec(normalizer, hparams, c.train.epochs, tuple(c.train.init_params))
 
 
 def train_trials(
@@ -42,7 +44,7 @@ def train_trials(
 
     groups: dict[tuple[str, str], list[int]] = {}
     for i, trial in enumerate(trials):
-        groups.setdefault((data.key(trial), trial.choices["optimizer"]), []).append(i)
+        groups.setdefault((data.key(trial), option_of(trial.config.optimizer)), []).append(i)
     results: list[RunResult | None] = [None] * len(trials)
     for (key, optimizer), members in groups.items():
         split = datasets[key]

@@ -7,15 +7,15 @@ option before it starts, and import torch only when it trains. Trials that share
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from omegaconf import OmegaConf
-
 from sweep.core.config import ConfigError
+from sweep.core.schema import option_of
 
 if TYPE_CHECKING:
     import torch
@@ -44,22 +44,22 @@ class Split:
     val: Readings | None
 
 
-def load(kind: str, cfg: Any) -> Readings:
-    """The readings of the `data` option `kind` (`thermometer` or `csv`)."""
+def load(config: Any) -> Readings:
+    """The readings a `data` config (`thermometer` or `csv`) names."""
     import torch
 
-    t_u, t_c = columns(kind, cfg)
+    t_u, t_c = columns(config)
     return Readings(torch.tensor(t_u, dtype=torch.float32), torch.tensor(t_c, dtype=torch.float32))
 
 
-def check(kind: str, cfg: Any, val_fraction: float, seed: int, normalizations: set[str]) -> None:
+def check(config: Any, val_fraction: float, seed: int, normalizations: set[str]) -> None:
     """Raise the ConfigError that loading and splitting these readings, or fitting one of
     `normalizations` on the training split, would raise."""
-    t_u = columns(kind, cfg)[0]
+    t_u = columns(config)[0]
     held_out = n_val(len(t_u), val_fraction)
     spread = sorted(normalizations & SPREAD)
     if spread and len(set(_training_inputs(t_u, val_fraction, seed))) == 1:
-        where = f"'{cfg.path}' column '{cfg.x}'" if kind == "csv" else "t_u"
+        where = f"'{config.path}' column '{config.x}'" if option_of(config) == "csv" else "t_u"
         part = " in the training split" if held_out else ""
         raise ConfigError(
             "normalization",
@@ -80,13 +80,11 @@ def _training_inputs(t_u: list[float], val_fraction: float, seed: int) -> list[f
     return split(readings, val_fraction, seed).train.t_u.tolist()
 
 
-def columns(kind: str, cfg: Any) -> tuple[list[float], list[float]]:
+def columns(config: Any) -> tuple[list[float], list[float]]:
     """t_u and t_c as floats, checked."""
-    if kind == "thermometer":
+    if option_of(config) == "thermometer":
         return T_U, T_C
-    if kind == "csv":
-        return _read_csv(Path(cfg.path), cfg.x, cfg.y)
-    raise ConfigError("data", f"unknown option '{kind}'; allowed: csv, thermometer")
+    return _read_csv(Path(config.path), config.x, config.y)
 
 
 def _read_csv(path: Path, x: str, y: str) -> tuple[list[float], list[float]]:
@@ -161,7 +159,7 @@ def key(trial: Trial) -> str:
     """What makes two trials' data sets the same: option, its settings, and the split."""
     c = trial.config
     return json.dumps(
-        [trial.choices["data"], c["data"], c["train"]["val_fraction"], c["train"]["seed"]],
+        [option_of(c.data), dataclasses.asdict(c.data), c.train.val_fraction, c.train.seed],
         sort_keys=True,
     )
 
@@ -178,11 +176,10 @@ def check_all(trials: Sequence[Trial]) -> None:
     it, would raise (without torch, unless a training split could be constant)."""
     normalizations: dict[str, set[str]] = {}
     for trial in trials:
-        normalizations.setdefault(key(trial), set()).add(trial.choices["normalization"])
+        normalizations.setdefault(key(trial), set()).add(option_of(trial.config.normalization))
     for k, trial in _distinct(trials).items():
         c = trial.config
-        check(trial.choices["data"], OmegaConf.create(c["data"]), c["train"]["val_fraction"],
-              c["train"]["seed"], normalizations[k])  # fmt: skip
+        check(c.data, c.train.val_fraction, c.train.seed, normalizations[k])
 
 
 def load_all(trials: Sequence[Trial]) -> dict[str, Split]:
@@ -190,6 +187,5 @@ def load_all(trials: Sequence[Trial]) -> dict[str, Split]:
     datasets = {}
     for k, trial in _distinct(trials).items():
         c = trial.config
-        readings = load(trial.choices["data"], OmegaConf.create(c["data"]))
-        datasets[k] = split(readings, c["train"]["val_fraction"], c["train"]["seed"])
+        datasets[k] = split(load(c.data), c.train.val_fraction, c.train.seed)
     return datasets

@@ -8,12 +8,12 @@ that is what lets runs with different normalizations be compared.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from sweep.core.config import ConfigError
-
-KINDS = ("none", "scale", "standard", "minmax")
+from sweep.core.schema import option_of
 
 
 @dataclass(frozen=True)
@@ -37,19 +37,19 @@ class Normalizer:
         return w / self.div, b - w * self.shift / self.div
 
 
-def fit(kind: str, t_u: torch.Tensor, factor: float = 0.1) -> Normalizer:
-    """The normalizer `kind` fitted on training inputs `t_u` (float64 statistics)."""
+def fit(config: Any, t_u: torch.Tensor) -> Normalizer:
+    """The normalizer a `normalization` config asks for, fitted on training inputs `t_u`
+    (float64 statistics)."""
+    kind = option_of(config)
     values = t_u.double()
     if kind == "none":
         return Normalizer(kind)
     if kind == "scale":
-        return Normalizer(kind, factor=factor)
+        return Normalizer(kind, factor=config.factor)
     if kind == "standard":
         shift, div = values.mean().item(), values.std(correction=0).item()
-    elif kind == "minmax":
+    else:  # minmax
         shift, div = values.min().item(), (values.max() - values.min()).item()
-    else:
-        raise ConfigError("normalization", f"unknown option '{kind}'; allowed: {', '.join(KINDS)}")
     if div == 0:
         raise ConfigError("normalization", f"'{kind}' needs at least two distinct inputs")
     return Normalizer(kind, shift=shift, div=div)
