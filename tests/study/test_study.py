@@ -97,7 +97,8 @@ def test_diverged_trials_get_a_finite_penalty_and_keep_their_outcome(tmp_path):
     assert frozen.user_attrs["mlflow_run_id"] == "run-1"
     assert frozen.user_attrs["result"] == {
         "params": {"optimizer.lr": "0.1"}, "status": "diverged", "final_loss": None,
-        "w_raw": None, "b_raw": None, "epochs_trained": 3, "diverged_at_epoch": 4,
+        "final_val_loss": None, "w_raw": None, "b_raw": None, "epochs_trained": 3,
+        "diverged_at_epoch": 4,
     }  # fmt: skip
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
+from sweep.core.results import Outcome
 from sweep.study.claims import GridBook, params_key
 from sweep.study.study import DONE, RESULT, RUN_ID
 from sweep.track.runs import StoredRun
@@ -31,18 +32,17 @@ def rows(
             if trial.state == TrialState.FAIL and params_key(trial) in given_up:
                 last[params_key(trial)] = trial
         for trial in last.values():
-            tags = {"optuna.trial_number": str(trial.number), "status": "failed"}
-            out.append(StoredRun("", "", "FAILED", describe(trial.params), {}, tags))
+            out.append(StoredRun("", "", "FAILED", describe(trial.params), {},
+                                 _number(trial), Outcome("failed")))  # fmt: skip
     return out
 
 
+def _number(trial: FrozenTrial) -> dict[str, str]:
+    return {"optuna.trial_number": str(trial.number)}
+
+
 def _told(trial: FrozenTrial) -> StoredRun:
-    result = trial.user_attrs[RESULT]
-    tags = {"optuna.trial_number": str(trial.number), "status": result["status"]}
-    for key in ("epochs_trained", "diverged_at_epoch"):
-        if result.get(key) is not None:
-            tags[key] = str(result[key])
-    keys = ("final_loss", "final_val_loss", "w_raw", "b_raw")
-    metrics = {k: result[k] for k in keys if result.get(k) is not None}
+    stored = trial.user_attrs[RESULT]
     run_id = trial.user_attrs.get(RUN_ID, "")
-    return StoredRun(run_id, "", "FINISHED", result.get("params", {}), metrics, tags)
+    return StoredRun(run_id, "", "FINISHED", stored.get("params", {}), {}, _number(trial),
+                     Outcome.from_dict(stored))  # fmt: skip

@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 from sweep.core.config import ConfigError, leaves
 from sweep.core.locks import database_lock
 from sweep.core.redact import redact
-from sweep.core.results import RunResult
+from sweep.core.results import Outcome, RunResult
 from sweep.core.schema import RootConfig
 from sweep.study._optuna import engine
 from sweep.study.samplers import make_pruner, make_sampler
@@ -131,21 +131,11 @@ def tell(
     params: dict,
     metric: str = "loss",
 ) -> bool:
-    """Record a trained trial with its outcome and `params` (the summary table's columns),
+    """Record a trained trial with its `Outcome` and `params` (the summary table's columns),
     valued by `metric`'s last point (a diverged trial gets a finite penalty, so samplers learn
     from it). False when the trial was failed meanwhile (its worker was taken for dead)."""
     curve = result.val_losses if metric == "val_loss" else result.losses
-    summary = {
-        "params": params,
-        "status": result.status,
-        "final_loss": result.losses[-1] if result.status != "diverged" else None,
-        "w_raw": result.w_raw,
-        "b_raw": result.b_raw,
-        "epochs_trained": len(result.losses),
-        "diverged_at_epoch": result.diverged_at_epoch,
-    }
-    if result.val_losses and result.status != "diverged":
-        summary["final_val_loss"] = result.val_losses[-1]
+    summary = {**Outcome.of(result).as_dict(), "params": params}
     if result.status == "pruned":
         value, state = None, TrialState.PRUNED
     elif result.status == "diverged":

@@ -8,7 +8,7 @@ from typing import Any
 
 from sweep.core.config import leaves, plain
 from sweep.core.redact import redact, redact_tree
-from sweep.core.results import RunResult
+from sweep.core.results import Outcome, RunResult
 from sweep.core.trials import Trial
 from sweep.track import plots
 from sweep.track.runs import RunRecord, StoredRun
@@ -46,33 +46,19 @@ def head_record(trial: Trial, tags: dict[str, str] | None = None) -> RunRecord:
 
 
 def tail_record(trial: Trial, result: RunResult) -> RunRecord:
-    """What a trained run adds: its params, status, loss curves, final values and plot."""
-    record = RunRecord(name=trial.name, params=params_of(trial), tags={"status": result.status})
+    """What a trained run adds: its params, loss curves, outcome (status and final values, as
+    tags and metrics) and, with `tracking.run_chart`, its plot."""
+    outcome = Outcome.of(result)
+    record = RunRecord(trial.name, params_of(trial), outcome.tags(), metrics=outcome.metrics())
     record.series["loss"] = result.losses
-    curves = {"loss": result.losses}
     if result.val_losses is not None:
         record.series["val_loss"] = result.val_losses
-        curves["val_loss"] = result.val_losses
-    note = ""
-    if result.status == "diverged":
-        record.tags["diverged_at_epoch"] = str(result.diverged_at_epoch)
-        note = f"diverged at epoch {result.diverged_at_epoch}"
-    else:
-        record.metrics.update(
-            final_loss=result.losses[-1],
-            w=result.w,
-            b=result.b,
-            w_raw=result.w_raw,
-            b_raw=result.b_raw,
-        )
-        if result.val_losses:
-            record.metrics["final_val_loss"] = result.val_losses[-1]
-    if result.status == "pruned":
-        record.tags["pruned_at_epoch"] = str(len(result.losses))
-        note = f"pruned at epoch {len(result.losses)}"
-    record.tags["epochs_trained"] = str(len(result.losses))
-    if trial.config.tracking.run_chart:  # off: tens of ms a trial
-        record.artifacts["loss_curve.png"] = plots.loss_curve(trial.name, curves, note)
+    if result.status != "diverged":  # the fitted params as trained (normalized units)
+        record.metrics.update(w=result.w, b=result.b)
+    if trial.config.tracking.run_chart:  # off by default: tens of ms a trial
+        ended = {"diverged": result.diverged_at_epoch, "pruned": len(result.losses)}
+        note = f"{result.status} at epoch {ended[result.status]}" if result.status in ended else ""
+        record.artifacts["loss_curve.png"] = plots.loss_curve(trial.name, record.series, note)
     return record
 
 

@@ -9,6 +9,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from sweep.core.results import Outcome
+
 MAX_ENTITIES = 1000  # MLflow's log-batch limits
 MAX_PARAMS_TAGS = 100
 
@@ -38,7 +40,7 @@ class RunRecord:
 
 @dataclass
 class StoredRun:
-    """A run as read back from the store."""
+    """A run as read back from the store (or a trial, from the study), with how it ended."""
 
     run_id: str
     name: str
@@ -46,6 +48,7 @@ class StoredRun:
     params: dict[str, str]
     metrics: dict[str, float]
     tags: dict[str, str]
+    outcome: Outcome | None = None  # None for a run that never ended
 
 
 def check_finite(record: RunRecord) -> None:

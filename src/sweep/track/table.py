@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pandas as pd
 
+from sweep.core.results import Outcome
 from sweep.track.runs import StoredRun
 
 ALWAYS = ["normalization", "optimizer", "optimizer.lr", "train.epochs"]
@@ -14,6 +16,7 @@ TAIL = ["epochs_trained", "diverged_at_epoch", "w_raw", "b_raw", "run_id"]
 
 
 def _typed(text: str | None) -> Any:
+    """A param's value (MLflow keeps params as strings) as the number it was."""
     if text is None:
         return None
     for kind in (int, float):
@@ -27,21 +30,13 @@ def _typed(text: str | None) -> Any:
 def table(children: list[StoredRun], keys: list[str], by: str = "final_loss") -> pd.DataFrame:
     """One row per trial, best first by `by` (the sweep's metric); pruned, diverged and
     failed trials last. `final_val_loss` is a column when some trial has one."""
-    val = ["final_val_loss"] if any("final_val_loss" in r.metrics for r in children) else []
+    outcomes = [run.outcome or Outcome(None) for run in children]
+    val = ["final_val_loss"] if any(o.final_val_loss is not None for o in outcomes) else []
     columns = ["trial", "status", "final_loss", *val, *dict.fromkeys([*keys, *ALWAYS]), *TAIL]
     rows = []
-    for run in children:
-        row = {
-            "trial": int(run.tags.get("optuna.trial_number", -1)),
-            "status": run.tags.get("status"),
-            "final_loss": run.metrics.get("final_loss"),
-            **{k: run.metrics.get(k) for k in val},
-            "epochs_trained": _typed(run.tags.get("epochs_trained")),
-            "diverged_at_epoch": _typed(run.tags.get("diverged_at_epoch")),
-            "w_raw": run.metrics.get("w_raw"),
-            "b_raw": run.metrics.get("b_raw"),
-            "run_id": run.run_id,
-        }
+    for run, outcome in zip(children, outcomes, strict=True):
+        row = {"trial": int(run.tags.get("optuna.trial_number", -1)), "run_id": run.run_id,
+               **dataclasses.asdict(outcome)}  # fmt: skip
         row.update({k: _typed(run.params.get(k)) for k in columns if k not in row})
         rows.append(row)
     frame = pd.DataFrame(rows, columns=columns)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sweep.core.config import ConfigError
 from sweep.core.locks import file_lock, sqlite_path
+from sweep.core.results import Outcome
 from sweep.track import _mlflow as mlflow_internals
 from sweep.track.reachable import check_reachable
 from sweep.track.runs import RunRecord, StoredRun, batches, check_finite, tag_filter
@@ -160,8 +161,9 @@ class Tracker:
                 max_results=1000, page_token=token,
             )  # fmt: skip
             found += [
-                StoredRun(r.info.run_id, r.info.run_name, r.info.status,
-                          r.data.params, r.data.metrics, r.data.tags)
+                StoredRun(r.info.run_id, r.info.run_name, r.info.status, r.data.params,
+                          r.data.metrics, r.data.tags,
+                          Outcome.from_run(r.data.metrics, r.data.tags))
                 for r in page if all(r.data.tags.get(k) == v for k, v in tags.items())
             ]  # fmt: skip
             token = page.token
