@@ -97,17 +97,17 @@ class Parent:
         if self._run_id is None:
             self.begun.append(child)
 
-    @property
-    def run_id(self) -> str:
-        """The study's parent run, settled with the other workers on first use."""
+    def settle(self) -> str:
+        """The study's parent run, settled with the other workers the first time: under the
+        study's lock, the first run recorded wins (see the module's docstring)."""
         if self._run_id is None:
             mine = self.open().result()
-            self._run_id = mine if mine == self.known else retrying(self._settle, mine)
+            self._run_id = mine if mine == self.known else retrying(self._agree, mine)
             retrying(self.study.optuna.set_user_attr, PARENT_STATUS, "RUNNING")
             self.begun = []
         return self._run_id
 
-    def _settle(self, mine: str) -> str:
+    def _agree(self, mine: str) -> str:
         with self.study.lock():
             winner = self.study.attr(PARENT)
             if winner in (None, self.known):
@@ -124,7 +124,7 @@ class Parent:
 
     def end(self, status: str) -> None:
         """Mark the parent FINISHED, KILLED or FAILED (settled first if this worker opened it)."""
-        run_id = self.run_id if self.pending is not None else self.study.attr(PARENT)
+        run_id = self.settle() if self.pending is not None else self.study.attr(PARENT)
         if run_id is not None:
             self.sender.call(Tracker.set_status, run_id, status).result()
             retrying(self.study.optuna.set_user_attr, PARENT_STATUS, status)
@@ -135,11 +135,12 @@ class Parent:
         worker trained anything; and the parent FINISHED when no trial runs anywhere, by the
         worker that finishes it, which also registers the best trial's model."""
         if self.pending is not None:
-            self.run_id  # noqa: B018 - settled before the lock is taken (settling takes it)
+            self.settle()  # before the lock is taken: settling takes it
         with self.study.lock():
             frame = table()
             if trained:
-                self.sender.call(Tracker.write, self.run_id, self._summary(frame, curves)).result()
+                summary = self._summary(frame, curves)
+                self.sender.call(Tracker.write, self._run_id, summary).result()
             running = self.study.trials(TrialState.RUNNING)
             finishing = not running and self.study.attr(PARENT_STATUS) != "FINISHED"
             if finishing:

@@ -13,6 +13,9 @@ import contextlib
 import gc
 import logging
 import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from optuna.trial import TrialState
@@ -41,6 +44,16 @@ from sweep.train import data
 from sweep.train.batching import train_trials
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class InFlight:
+    """A trial taken from the study and not yet told: its result and the call that logs it
+    arrive when it ends."""
+
+    trial: Any  # optuna.Trial
+    result: RunResult | None = None
+    logged: Future | None = None  # the sender's end_run call: its value is the run id
 
 
 def run_sweep(cfg: RootConfig, choices: dict[str, str], sender: Sender) -> None:
@@ -72,7 +85,7 @@ class Sweep:
         self.heartbeat = Heartbeat(study.storage, self.cfg.heartbeat_interval)
         self.parent = Parent(sender, study, cfg, choices, plan.space)
         self.columns = [*plan.space.keys, *ALWAYS]  # the summary's params
-        self.in_flight: list[list] = []  # [optuna trial, result, logging future]
+        self.in_flight: list[InFlight] = []
         self.trained, self.train_seconds = 0, 0.0
         self.curves: dict[str, list[float]] = {}  # run id -> loss curve, for the parent's plot
         # A dead worker's trials fail and their half-logged child runs go, before their grid
@@ -88,7 +101,7 @@ class Sweep:
                     taken, tally = retrying(take, self.study, self.cfg.batch_size,
                                             self.plan.space.distributions, self.plan.grid,
                                             self.plan.total, self.cfg.max_retries)  # fmt: skip
-                    self.in_flight = [[t, None, None] for t in taken]
+                    self.in_flight = [InFlight(t) for t in taken]
                 if progress is None:
                     progress = Progress(tally.total, tally.done + tally.failed)
                 progress.update(tally.done + tally.failed, tally.best)
@@ -119,19 +132,20 @@ class Sweep:
         on_report = None if self.cfg.pruner.kind == "none" else reporter(taken)
 
         def ended(i: int, result: RunResult) -> None:  # shipped while longer trials train
-            self.in_flight[i][1:] = [result, self.sender.call(end_run, runs[i], trials[i], result)]
+            self.in_flight[i].result = result
+            self.in_flight[i].logged = self.sender.call(end_run, runs[i], trials[i], result)
 
         datasets = data.load_all(trials)  # the first batch imports torch here
         started = time.perf_counter()
         train_trials(trials, datasets, self.cfg.report_every, on_report, ended,
                      report_val=self.cfg.metric == "val_loss")  # fmt: skip
         self.train_seconds += time.perf_counter() - started
-        self.parent.run_id  # noqa: B018 - settled with other workers before anything is told
+        self.parent.settle()  # with the other workers, before anything is told
         for trial in trials:
-            optuna_trial, result, future = self.in_flight[0]
-            run_id = future.result()
+            first = self.in_flight[0]
+            run_id = first.logged.result()
             with signals.critical():  # told and forgotten together: never told twice
-                self.tell(optuna_trial, result, run_id, self.params(trial))
+                self.tell(first.trial, first.result, run_id, self.params(trial))
                 self.in_flight.pop(0)
         self.heartbeat.remove(taken)
 
@@ -167,11 +181,12 @@ class Sweep:
 
     def settle_in_flight(self) -> None:
         """Tell the claimed trials whose child runs are logged; fail the others."""
-        for optuna_trial, result, future in self.in_flight:
-            if future is not None and future.done() and future.exception() is None:
-                self.tell(optuna_trial, result, future.result(), {})
+        for flight in self.in_flight:
+            logged = flight.logged
+            if logged is not None and logged.done() and logged.exception() is None:
+                self.tell(flight.trial, flight.result, logged.result(), {})
             else:
-                self.study.optuna.tell(optuna_trial, state=TrialState.FAIL, skip_if_finished=True)
+                self.study.optuna.tell(flight.trial, state=TrialState.FAIL, skip_if_finished=True)
         self.in_flight = []
 
     def finish(self, output_dir: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -69,13 +70,19 @@ def _entry(where: str, what: str, value: Any, named: dict[str, dict[str, Any]]) 
 def _build(where: str, entry: dict[str, Any], settings: dict[str, Any]) -> Any:
     from hydra.utils import get_class, instantiate
 
+    hydra_log = logging.getLogger("hydra.utils")  # logs what we raise, on several lines
+    level = hydra_log.level
+    hydra_log.setLevel(logging.CRITICAL)
     try:
         takes = inspect.signature(get_class(entry["_target_"])).parameters
         given = {k: v for k, v in settings.items() if k in takes and k not in entry}
         return instantiate(entry, **given)
     except Exception as ex:  # a wrong class path or arguments: the user's input
-        reason = " ".join(str(ex).split()) or type(ex).__name__
+        cause = ex.__cause__ or ex  # Hydra's wrapper adds lines of hints around the cause
+        reason = " ".join(str(cause).split()) or type(cause).__name__
         raise ConfigError(where, f"{entry['_target_']} cannot be made: {reason}") from None
+    finally:
+        hydra_log.setLevel(level)
 
 
 def reporter(asked: list[optuna.Trial]):
