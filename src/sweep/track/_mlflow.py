@@ -35,3 +35,29 @@ def artifact_repository(artifact_uri: str, tracking_uri: str) -> Any:
     from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
     return get_artifact_repository(artifact_uri, tracking_uri=tracking_uri)
+
+
+def get_as_client(uri: str, endpoint: str, timeout: float) -> int:
+    """The HTTP status of one GET of `endpoint` on the tracking server at `uri`, sent the way
+    MLflow's client sends its requests, with no retry: credentials by MLflow's own lookup (the
+    URI's, MLFLOW_TRACKING_USERNAME/PASSWORD, ~/.mlflow/credentials, MLFLOW_TRACKING_TOKEN,
+    MLFLOW_TRACKING_AUTH, AWS SigV4), its TLS settings (MLFLOW_TRACKING_INSECURE_TLS, server and
+    client certificates) and its request headers. `get_default_host_creds` is what the client's
+    REST store is built with; neither it nor `http_request` is documented. A server that does
+    not answer raises OSError, with the innermost reason (`[Errno 111] Connection refused`)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.credentials import get_default_host_creds
+    from mlflow.utils.rest_utils import http_request
+
+    try:
+        response = http_request(
+            get_default_host_creds(uri), endpoint, "GET", max_retries=0, backoff_factor=0,
+            backoff_jitter=0, timeout=timeout, raise_on_status=False,
+        )  # fmt: skip
+    except MlflowException as ex:  # MLflow wraps requests' errors, the cause kept in the chain
+        inner: BaseException = ex
+        while (cause := inner.__cause__ or inner.__context__) is not None:
+            inner = cause
+        raise OSError(str(inner)) from None
+    response.close()
+    return response.status_code

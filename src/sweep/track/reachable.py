@@ -1,11 +1,15 @@
 """Is the tracking store usable at all? Asked before anything is created, so a wrong address
 or wrong credentials cost one line and nothing half-written, instead of MLflow's client
-retrying each request for minutes."""
+retrying each request for minutes.
+
+Each question is asked anonymously with urllib first: fast, with no MLflow to import, and all
+that a server without authentication needs. Over TLS, or when the server asks who is calling
+(401, 403), it is asked again the way MLflow's client asks (`_mlflow.get_as_client`), with the
+credentials and TLS settings MLflow itself finds: the check refuses no setup MLflow accepts."""
 
 from __future__ import annotations
 
-import base64
-import os
+import http.client
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -13,6 +17,11 @@ from urllib.parse import urlsplit
 
 from sweep.core.config import ConfigError
 from sweep.core.redact import redact
+from sweep.track import _mlflow as mlflow_internals
+
+HEALTH = "/health"  # answers anyone, also on a server with basic auth
+API = "/api/2.0/mlflow/experiments/search?max_results=1"  # says whether the caller is welcome
+ASKS_WHO = (401, 403)
 
 
 class Unreachable(ConfigError):
@@ -33,46 +42,46 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
             raise ConfigError("tracking.uri", f"no directory for the SQLite file in {uri}")
     if not is_remote(uri):
         return
-    host = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl().rstrip("/")
     try:
-        _get(f"{host}/health", _authorization(parts), timeout)
-    except urllib.error.HTTPError as ex:
-        if ex.code >= 500:
-            raise Unreachable("tracking.uri", f"cannot reach MLflow at {redact(uri)} "
-                              f"(HTTP {ex.code})") from None  # fmt: skip
-    except (urllib.error.URLError, OSError) as ex:
-        reason = str(getattr(ex, "reason", ex))
+        status = _get(uri, HEALTH, timeout)
+    except OSError as ex:
+        reason = redact(str(getattr(ex, "reason", ex)))
         raise Unreachable(
             "tracking.uri", f"cannot reach MLflow at {redact(uri)} ({reason})"
         ) from None
-    try:  # /health answers anyone; the API says whether these credentials are welcome
-        _get(f"{host}/api/2.0/mlflow/experiments/search?max_results=1", _authorization(parts),
-             timeout)  # fmt: skip
+    if status >= 500:
+        raise Unreachable("tracking.uri", f"cannot reach MLflow at {redact(uri)} (HTTP {status})")
+    try:
+        status = _get(uri, API, timeout)
+    except OSError:
+        return  # it answered /health a moment ago; MLflow's client retries what fails now
+    if status in ASKS_WHO:
+        raise ConfigError(
+            "tracking.uri",
+            f"MLflow at {redact(uri)} refused this sweep's credentials (HTTP {status}); set "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD",
+        )
+
+
+def _get(uri: str, endpoint: str, timeout: float) -> int:
+    """The HTTP status of GET `endpoint`: anonymously over plain HTTP, then, over TLS or when the
+    server asks who is calling, as MLflow's client would send it (OSError: no answer)."""
+    parts = urlsplit(uri)
+    if parts.scheme == "http":
+        # The URI's own credentials, if any, are MLflow's to send: the anonymous URL drops them.
+        bare = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl().rstrip("/")
+        status = _anonymous_get(bare + endpoint, timeout)
+        if status not in ASKS_WHO:
+            return status
+    return mlflow_internals.get_as_client(uri, endpoint, timeout)
+
+
+def _anonymous_get(url: str, timeout: float) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status
     except urllib.error.HTTPError as ex:
-        if ex.code in (401, 403):
-            raise ConfigError(
-                "tracking.uri",
-                f"MLflow at {redact(uri)} refused this sweep's credentials (HTTP {ex.code}); set "
-                "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD",
-            ) from None
-    except (urllib.error.URLError, OSError):
-        pass  # it answered /health a moment ago; MLflow's client retries what fails now
-
-
-def _authorization(parts) -> str | None:
-    """The header MLflow's client would send: credentials from the URI, else its variables."""
-    if os.environ.get("MLFLOW_TRACKING_TOKEN"):
-        return f"Bearer {os.environ['MLFLOW_TRACKING_TOKEN']}"
-    user = parts.username or os.environ.get("MLFLOW_TRACKING_USERNAME")
-    password = parts.password or os.environ.get("MLFLOW_TRACKING_PASSWORD", "")
-    if not user:  # unset or empty, as MLflow's client reads them
-        return None
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
-def _get(url: str, authorization: str | None, timeout: float) -> None:
-    request = urllib.request.Request(url)
-    if authorization:
-        request.add_header("Authorization", authorization)
-    with urllib.request.urlopen(request, timeout=timeout):
-        pass
+        ex.close()
+        return ex.code
+    except http.client.HTTPException as ex:  # something answers, but not in HTTP
+        raise OSError(f"no HTTP answer: {ex!r}") from None
