@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from PIL import Image
 
 from sweep.train.data import T_C, T_U
 
@@ -36,13 +37,13 @@ def check_lecture_run(uri, experiment, tmp_path):
     )  # fmt: skip
     assert p["train.init_params"] == "[1.0, 0.0]"
     assert run.data.tags["status"] == "completed"
+    assert p["tracking.run_chart"] == "False"
     names = sorted(a.path for a in client.list_artifacts(run.info.run_id))
-    assert names == ["config.yaml", "loss_curve.png"]
+    assert names == ["config.yaml"]  # no loss_curve.png: MLflow charts `loss` itself
     local = client.download_artifacts(run.info.run_id, "config.yaml", str(tmp_path))
     config = yaml.safe_load(Path(local).read_text())
     assert config["optimizer"]["lr"] == 0.01 and config["train"]["epochs"] == 5000
-    png = client.download_artifacts(run.info.run_id, "loss_curve.png", str(tmp_path))
-    assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert config["tracking"]["run_chart"] is False
 
 
 def test_lecture_on_the_embedded_default_store(tmp_path):
@@ -63,6 +64,22 @@ def test_lecture_on_a_tracking_server(tmp_path, mlflow_server):
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "mlflow.db").exists()
     check_lecture_run(mlflow_server, "lecture-server", tmp_path)
+
+
+def test_run_chart_true_adds_the_runs_loss_curve_png(tmp_path, mlflow_server):
+    done = run_sweep("+experiment=lecture", "tracking.experiment=lecture-chart",
+                     "tracking.run_chart=true", cwd=tmp_path,
+                     env={"MLFLOW_TRACKING_URI": mlflow_server})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    client = client_for(mlflow_server)
+    [run] = runs_of(mlflow_server, "lecture-chart")
+    assert run.data.params["tracking.run_chart"] == "True"
+    names = sorted(a.path for a in client.list_artifacts(run.info.run_id))
+    assert names == ["config.yaml", "loss_curve.png"]
+    png = client.download_artifacts(run.info.run_id, "loss_curve.png", str(tmp_path))
+    with Image.open(png) as img:
+        img.load()
+        assert (img.format, img.size) == ("PNG", (640, 400))
 
 
 def test_divergent_case_is_recorded_as_diverged(tmp_path, mlflow_server):

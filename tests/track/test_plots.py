@@ -1,41 +1,87 @@
-"""Charts: PNG bytes of the right size, with ticks that fit the data."""
+"""Charts: PNG bytes of the stated size, whatever the losses (diverged, empty, one point), the
+same when drawn from several threads at once. (A trial's own chart, only with
+`tracking.run_chart=true`: tests/app/test_dispatch.py.)"""
 
 from __future__ import annotations
 
 import io
-import itertools
+import math
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from PIL import Image
 
 from sweep.track import plots
 
-
-def test_charts_are_pngs_of_the_stated_size():
-    curve = plots.loss_curve("t001", {"loss": [100.0, 10.0, 1e30]}, "diverged at epoch 4")
-    lrs = plots.final_loss_vs_lr({"scale": ([1e-2, 1e-3], [2.93, 3.1]), "none": ([1e-5], [29.0])})
-    for png in (curve, lrs):
-        assert Image.open(io.BytesIO(png)).size == (plots.WIDTH, plots.HEIGHT)
+LOSSES = [2.93 + 77.0 * math.exp(-e / 300) for e in range(5000)]
 
 
-def test_log_ticks_cover_decades_and_narrow_ranges():
-    assert plots._log_ticks(1, 1e4) == [1.0, 10.0, 100.0, 1000.0, 10000.0]
-    assert plots._log_ticks(0.5, 3) == [0.5, 1.0, 2.0]
-    assert plots._log_ticks(2.9, 5.93) == [3.0, 4.0, 5.0]
+def image(png: bytes) -> Image.Image:
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    img = Image.open(io.BytesIO(png))
+    img.load()  # decodes every pixel: a truncated or corrupt PNG raises here
+    assert img.format == "PNG" and img.size == (plots.WIDTH, plots.HEIGHT) == (640, 400)
+    return img
 
 
-def test_tick_labels_never_overlap_and_absurd_losses_do_not_squash_the_range():
-    from PIL import ImageFont
+def colors(img: Image.Image) -> set[tuple[int, int, int]]:
+    return {c for _, c in img.convert("RGB").getcolors(maxcolors=1 << 20)}
 
-    font = ImageFont.load_default(size=13)
-    axis = plots.WIDTH - plots.LEFT - plots.RIGHT
-    most = axis // plots.X_TICK_PX
-    ticks = plots._log_ticks(1e-12, 1e3, most)  # a random search's learning rates
-    assert 2 <= len(ticks) <= most
-    px = plots._scale(1e-12, 1e3, True, 0, axis)
-    gaps = [px(b) - px(a) for a, b in itertools.pairwise(ticks)]
-    widest = max(font.getlength(f"{t:g}") for t in ticks)
-    assert min(gaps) > widest + 4, (gaps, widest)
-    y_ticks = plots._log_ticks(1e4, 1e35, (plots.HEIGHT - plots.TOP - plots.BOTTOM) // 26)
-    assert len(y_ticks) <= (plots.HEIGHT - plots.TOP - plots.BOTTOM) // 26
-    # a best loss of 2.9 and a finite 1e35: the axis stops at 1e6 times the best
-    assert plots._bounds([2.9, 40.0, 1e35], True) == (2.9, 2.9e6)
+
+def reddish(img: Image.Image) -> int:
+    """Pixels of the note's red (#d62728): the note is drawn."""
+    return sum(n for n, (r, g, b) in img.convert("RGB").getcolors(1 << 20)
+               if r > 150 and g < 90 and b < 90)  # fmt: skip
+
+
+def test_a_loss_curve_is_a_png_of_the_stated_size_with_its_lines():
+    img = image(plots.loss_curve("t001", {"loss": LOSSES, "val_loss": [v * 1.1 for v in LOSSES]}))
+    seen = colors(img)
+    for hex_ in plots.COLORS[:2]:  # both curves are drawn, in the first two colors
+        assert tuple(int(hex_[i : i + 2], 16) for i in (1, 3, 5)) in seen
+    assert reddish(img) == 0  # no note
+
+
+@pytest.mark.parametrize(
+    "losses",
+    [[100.0, 10.0, 1e30], [100.0, 10.0, math.inf], [100.0, math.nan, 10.0, -math.inf],
+     [100.0, 10.0, 1e300, math.inf, math.nan]],
+)  # fmt: skip
+def test_diverged_runs_still_chart_with_their_note(losses):
+    img = image(plots.loss_curve("t001", {"loss": losses}, "diverged at epoch 4"))
+    assert reddish(img) > 50
+    blue = tuple(int(plots.COLORS[0][i : i + 2], 16) for i in (1, 3, 5))
+    assert blue in colors(img)  # the finite part of the curve is drawn
+
+
+def test_a_huge_finite_loss_is_capped_and_said_so():
+    capped = image(plots.loss_curve("t001", {"loss": [100.0, 10.0, 1e30]}))
+    plain = image(plots.loss_curve("t001", {"loss": [100.0, 10.0, 1.0]}))
+    assert reddish(capped) > 50 and reddish(plain) == 0  # "losses above 1e+07 drawn at the top"
+
+
+@pytest.mark.parametrize(
+    "curves",
+    [{}, {"loss": []}, {"loss": [math.inf]}, {"loss": [5.0]}, {"loss": [], "val_loss": [3.0]},
+     {"loss": [2.93, 2.93, 2.93]}, {"loss": [0.0, -1.0]}],
+)  # fmt: skip
+def test_loss_curve_takes_empty_one_point_and_flat_series(curves):
+    image(plots.loss_curve("Best trials", curves))
+
+
+@pytest.mark.parametrize(
+    "series",
+    [{}, {"scale": ([], [])}, {"scale": ([1e-2], [2.93])},
+     {"scale": ([1e-2, 1e-3], [2.93, 3.1]), "none": ([1e-5], [29.0])},
+     {"scale": ([1e-12, 1e-3, 10.0, 0.0], [2.93, 1e35, math.inf, 3.0])}],
+)  # fmt: skip
+def test_final_loss_vs_lr_takes_empty_one_point_and_wide_series(series):
+    image(plots.final_loss_vs_lr(series))
+
+
+def test_charts_drawn_from_threads_at_once_are_the_same_as_one_at_a_time():
+    one = plots.loss_curve("t001", {"loss": LOSSES[:300]}, "pruned at epoch 300")
+    with ThreadPoolExecutor(4) as pool:
+        many = list(pool.map(lambda _: plots.loss_curve(
+            "t001", {"loss": LOSSES[:300]}, "pruned at epoch 300"), range(8)))  # fmt: skip
+    assert all(png == one for png in many)
