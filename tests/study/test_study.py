@@ -1,5 +1,6 @@
-"""The Optuna side: a study knows what sweep it was made for, workers get their own seeds,
-grid points are queued once and claimed once, and trained trials are told with their outcome."""
+"""The Optuna side: a study knows what sweep it was made for, workers get their own seeds, and
+trained trials are told with their outcome (what a worker takes: test_claims.py; the storage:
+test_storage.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from sweep.core.config import ConfigError
 from sweep.core.results import RunResult
 from sweep.core.schema import SweepConfig
 from sweep.study import study as studies
-from sweep.study.claims import take
 
 MADE_FOR = {"sweep.sampler": "grid", "sweep.space.x": [0, 1, 2, 3, 4]}
 DIST = {"x": IntDistribution(0, 4)}
@@ -55,37 +55,6 @@ def test_each_worker_gets_its_number_and_its_own_seed(tmp_path):
     assert again.worker == 0 and again.uid != first.uid
 
 
-def test_the_grid_is_queued_once_and_each_point_taken_once(tmp_path):
-    study = open_study(tmp_path)
-    other = open_study(tmp_path)  # a second worker on the same storage
-    mine, tally = take(study, 2, DIST, GRID, 5, 3)
-    assert [t.params for t in mine] == [{"x": 0}, {"x": 1}]
-    assert (tally.total, tally.done, tally.running, tally.failed) == (5, 0, 2, 0)
-    theirs, tally = take(other, 5, DIST, GRID, 5, 3)
-    assert [t.params for t in theirs] == [{"x": 2}, {"x": 3}, {"x": 4}]
-    assert tally.running == 5
-    assert take(study, 1, DIST, GRID, 5, 3)[0] == []
-    assert len(other.trials()) == 5 and [t.state for t in other.trials()] == [
-        TrialState.RUNNING] * 5  # fmt: skip
-
-
-def test_a_point_failed_max_retries_times_is_given_up(tmp_path):
-    study = open_study(tmp_path)
-    for _ in range(2):
-        [trial], tally = take(study, 1, DIST, GRID[:1], 1, 2)
-        assert tally.failed == 0
-        study.optuna.tell(trial, state=TrialState.FAIL)
-    taken, tally = take(study, 1, DIST, GRID[:1], 1, 2)
-    assert taken == [] and (tally.done, tally.running, tally.failed) == (0, 0, 1)
-
-
-def test_points_queued_by_enqueue_trial_get_their_values_when_claimed(tmp_path):
-    study = open_study(tmp_path)
-    study.optuna.enqueue_trial({"x": 3})  # how earlier versions queued a grid
-    [trial], _ = take(study, 1, DIST, [{"x": 3}], 1, 3)
-    assert trial.params == {"x": 3} and study.trials()[0].params == {"x": 3}
-
-
 def test_diverged_trials_get_a_finite_penalty_and_keep_their_outcome(tmp_path):
     study = open_study(tmp_path, sampler="tpe")
     trial = study.optuna.ask()
@@ -108,12 +77,3 @@ def test_telling_a_trial_failed_meanwhile_says_so(tmp_path):
     study.optuna.tell(trial.number, state=TrialState.FAIL)  # another worker took us for dead
     result = RunResult("completed", [3.0, 2.0], None, 1.0, 0.0, 1.0, 0.0)
     assert not studies.tell(study.optuna, trial, result, "run-2", {})
-
-
-def test_unopenable_storage_is_a_one_line_config_error_without_the_password(tmp_path):
-    bad = "postgresql+psycopg://user:hunter2@127.0.0.1:9/optuna"
-    with pytest.raises(ConfigError, match=r"^sweep\.storage: cannot open") as error:
-        open_study(tmp_path, storage=bad)
-    assert "hunter2" not in str(error.value) and "user:***@127.0.0.1:9" in str(error.value)
-    with pytest.raises(ConfigError, match="'mysql' is not supported"):
-        open_study(tmp_path, storage="mysql://u@127.0.0.1:9/x")
