@@ -45,6 +45,7 @@ def sync(spool_dir: str, uri: str | None = None) -> tuple[int, set[str]]:
     from sweep.core.config import ConfigError
     from sweep.track.replay import Replayer
     from sweep.track.spool import Spool, replay
+    from sweep.track.tracker import Tracker
 
     spool = Spool(spool_dir)
     if not spool.path.is_dir():
@@ -58,7 +59,7 @@ def sync(spool_dir: str, uri: str | None = None) -> tuple[int, set[str]]:
             if "***" in target:
                 raise ConfigError("--tracking-uri", f"give the full URI for {meant}")
         if (target, experiment) not in trackers:
-            trackers[target, experiment] = Replayer(target, experiment)
+            trackers[target, experiment] = Replayer(Tracker(target, experiment))
         return trackers[target, experiment]
 
     sent = replay(spool, tracker_for)

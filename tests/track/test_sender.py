@@ -11,18 +11,17 @@ import time
 
 import pytest
 
-from sweep.track.runs import RunRecord
+from sweep.track.runs import RunRecord, RunStore
 from sweep.track.sender import Sender, SenderError
-from sweep.track.tracker import Tracker
 
 from conftest import client_for, runs_of
 
 
 def test_a_begun_run_is_ended_through_the_result_of_the_call_that_began_it(mlflow_server):
     sender = Sender(mlflow_server, "sender-chain")
-    parent = sender.call(Tracker.create, RunRecord("parent", tags={"role": "parent"}))
-    begun = sender.call(Tracker.create, RunRecord("child", params={"lr": "0.1"}), parent)
-    ended = sender.call(Tracker.complete, begun, RunRecord("child", series={"loss": [3.0, 2.0]}))
+    parent = sender.call(RunStore.create, RunRecord("parent", tags={"role": "parent"}))
+    begun = sender.call(RunStore.create, RunRecord("child", params={"lr": "0.1"}), parent)
+    ended = sender.call(RunStore.complete, begun, RunRecord("child", series={"loss": [3.0, 2.0]}))
     sender.close()
     assert ended.result() == begun.result()
     run = client_for(mlflow_server).get_run(begun.result())
@@ -33,10 +32,10 @@ def test_a_begun_run_is_ended_through_the_result_of_the_call_that_began_it(mlflo
 
 def test_a_failed_call_fails_the_calls_that_need_its_result(mlflow_server):
     sender = Sender(mlflow_server, "sender-errors")
-    bad = sender.call(Tracker.complete, "no-such-run", RunRecord("x"))
-    after = sender.call(Tracker.complete, bad, RunRecord("x"))
-    refused = sender.call(Tracker.create, RunRecord("nan", metrics={"loss": float("nan")}))
-    fine = sender.call(Tracker.create, RunRecord("fine"))
+    bad = sender.call(RunStore.complete, "no-such-run", RunRecord("x"))
+    after = sender.call(RunStore.complete, bad, RunRecord("x"))
+    refused = sender.call(RunStore.create, RunRecord("nan", metrics={"loss": float("nan")}))
+    fine = sender.call(RunStore.create, RunRecord("fine"))
     sender.close()
     for future in (bad, after):
         with pytest.raises(SenderError, match="no-such-run") as error:

@@ -36,11 +36,9 @@ from sweep.study.study import PARENT, PARENT_STATUS, Study
 from sweep.track import plots
 from sweep.track.records import config_yaml, drop_parents, params_of
 from sweep.track.registry import CHAMPION, register_best
-from sweep.track.runs import RunRecord
+from sweep.track.runs import RUN_KEY, RunRecord, RunStore
 from sweep.track.sender import Pending, Sender
-from sweep.track.spool import RUN_KEY
 from sweep.track.table import ALWAYS, STATUSES
-from sweep.track.tracker import Tracker
 from sweep.train.data import T_U
 
 # Settings that may differ between invocations of one sweep: tags, refreshed each time.
@@ -80,9 +78,9 @@ class Parent:
         if self.pending is None:
             self.known = retrying(self.study.attr, PARENT)
             if self.known is None:
-                self.pending = self.sender.call(Tracker.create, self.record)
+                self.pending = self.sender.call(RunStore.create, self.record)
             else:
-                self.pending = self.sender.call(Tracker.reopen, self.known, self.record)
+                self.pending = self.sender.call(RunStore.reopen, self.known, self.record)
         return self.pending
 
     def child_tags(self, trial: Trial) -> dict[str, str]:
@@ -117,16 +115,16 @@ class Parent:
                 # children here when it settles. Not waited for: a silent server can wait.
                 self.sender.call(drop_parents, self.study.uid, mine)
                 return mine
-        self.sender.call(Tracker.delete_runs, [mine])
+        self.sender.call(RunStore.delete_runs, [mine])
         for child in self.begun:
-            self.sender.call(Tracker.set_parent, child, winner)
+            self.sender.call(RunStore.set_parent, child, winner)
         return winner
 
     def end(self, status: str) -> None:
         """Mark the parent FINISHED, KILLED or FAILED (settled first if this worker opened it)."""
         run_id = self.settle() if self.pending is not None else self.study.attr(PARENT)
         if run_id is not None:
-            self.sender.call(Tracker.set_status, run_id, status).result()
+            self.sender.call(RunStore.set_status, run_id, status).result()
             retrying(self.study.optuna.set_user_attr, PARENT_STATUS, status)
 
     def finish(self, trained: int, table: Callable[[], Any], curves: dict[str, list[float]]) -> Any:
@@ -140,7 +138,7 @@ class Parent:
             frame = table()
             if trained:
                 summary = self._summary(frame, curves)
-                self.sender.call(Tracker.write, self._run_id, summary).result()
+                self.sender.call(RunStore.write, self._run_id, summary).result()
             running = self.study.trials(TrialState.RUNNING)
             finishing = not running and self.study.attr(PARENT_STATUS) != "FINISHED"
             if finishing:
@@ -172,7 +170,7 @@ class Parent:
     def _summary(self, frame: Any, known: dict[str, list[float]]) -> RunRecord:
         completed = frame[frame["status"] == "completed"]
         best = completed.head(BEST_CURVES)
-        asked = {r.run_id: self.sender.call(Tracker.history, r.run_id, "loss")
+        asked = {r.run_id: self.sender.call(RunStore.history, r.run_id, "loss")
                  for r in best.itertuples() if r.run_id not in known}  # fmt: skip
         curves = {}
         for row in best.itertuples():

@@ -11,8 +11,8 @@ from sweep.study import study as studies
 from sweep.study.heartbeats import Heartbeat, fail_stale
 from sweep.study.storage import retrying
 from sweep.track.records import study_runs
+from sweep.track.runs import RunStore
 from sweep.track.sender import Sender
-from sweep.track.tracker import Tracker
 
 
 class Recovery:
@@ -43,6 +43,6 @@ class Recovery:
                      # the parent a dead worker created but never recorded in the study
                      or (r.tags.get("sweep.role") == "parent" and winner not in (None, r.run_id))
                      ]  # fmt: skip
-            self.sender.call(Tracker.delete_runs, stale).result()
+            self.sender.call(RunStore.delete_runs, stale).result()
             retrying(study.optuna.set_user_attr, studies.CLEANED, len(failed))
         self.cleaned = len(failed)

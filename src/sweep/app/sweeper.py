@@ -37,9 +37,9 @@ from sweep.study.samplers import reporter
 from sweep.study.storage import retrying
 from sweep.track.reachable import check_reachable
 from sweep.track.records import begin_run, end_run, params_of
+from sweep.track.runs import RunStore
 from sweep.track.sender import Sender
 from sweep.track.table import ALWAYS
-from sweep.track.tracker import Tracker
 from sweep.train import data
 from sweep.train.batching import train_trials
 
@@ -157,7 +157,7 @@ class Sweep:
             if result.status == "completed":
                 self.curves[run_id] = result.losses
         else:  # failed meanwhile by a worker that took this one for dead: its point runs again
-            self.sender.call(Tracker.delete_runs, [run_id])
+            self.sender.call(RunStore.delete_runs, [run_id])
 
     def interrupted(self) -> None:
         """Ctrl-C or SIGTERM: let the batch's logging finish and tell what was logged; fail the

@@ -3,7 +3,8 @@
 A call that fails because the server does not answer (after MLflow's own retries, bounded by
 `tracking.retry_seconds`) is made again against the spool, and so is every call after it,
 until a background thread finds the server answering again: it then replays the spool (in
-order, holding back new calls meanwhile) and calls go straight again.
+order, holding back new calls meanwhile) and calls go straight again. A live call's run ids
+may be placeholders the spool handed out: they are resolved before it goes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from sweep.core.redact import redact
-from sweep.track.spool import Spool, SpoolTracker, replay, unreachable
+from sweep.track.runs import RunStore
+from sweep.track.spool import Resolver, Spool, SpoolTracker, replay, unreachable
 
 
 def bound_retries(retry_seconds: float) -> None:
@@ -38,15 +40,18 @@ class Link:
         self.offline, self.closing, self.started = False, False, False
         self.lock = threading.Lock()  # the way calls go; held while spooling or replaying
         self.opening = threading.Lock()
-        self._tracker = None
+        self._replayer = None
 
-    def tracker(self):
+    def replayer(self):
+        """The server's tracker (made on first use), with the resolver of its placeholders."""
         from sweep.track.replay import Replayer
+        from sweep.track.tracker import Tracker
 
         with self.opening:
-            if self._tracker is None:  # live calls and replays alike
-                self._tracker = Replayer(self.uri, self.experiment)
-        return self._tracker
+            if self._replayer is None:  # live calls and replays alike
+                tracker = Tracker(self.uri, self.experiment)
+                self._replayer = Replayer(tracker, Resolver(tracker))
+        return self._replayer
 
     def call(self, func: Callable[..., Any], args: tuple) -> Any:
         """`func(tracker, *args)` against the server, or against the spool when it is silent.
@@ -62,7 +67,8 @@ class Link:
             if self.offline:
                 return _apply(self.spooler, func, args)
         try:
-            return _apply(self.tracker(), func, args)
+            live = self.replayer()
+            return _apply(live.tracker, func, live.resolver.args(args))
         except Exception as ex:
             if not unreachable(ex):
                 raise
@@ -97,7 +103,7 @@ class Link:
             mine = (self.spooler.uri, self.experiment)
             try:
                 check_reachable(self.uri)
-                sent = replay(self.spool, lambda *_: self.tracker(), only=mine)
+                sent = replay(self.spool, lambda *_: self.replayer(), only=mine)
             except Exception as ex:
                 if not unreachable(ex):
                     say(f"sending the spool failed: {ex}")
@@ -115,11 +121,12 @@ class Link:
         return self.spool.count(self.spooler.uri, self.experiment)
 
 
-def _apply(tracker: Any, func: Callable[..., Any], args: tuple) -> Any:
-    # `Tracker.create` and friends are named, so that the spool's tracker stands in for them.
-    if func.__qualname__.startswith("Tracker."):
-        return getattr(tracker, func.__name__)(*args)
-    return func(tracker, *args)
+def _apply(store: RunStore, func: Callable[..., Any], args: tuple) -> Any:
+    """`RunStore.create(*args)` and the like go to `store`'s own method (the spool's stand-in
+    has its own); any other function is called with `store` first."""
+    if getattr(RunStore, func.__name__, None) is func:
+        return getattr(store, func.__name__)(*args)
+    return func(store, *args)
 
 
 def say(text: str) -> None:

@@ -11,8 +11,7 @@ from sweep.core.redact import redact, redact_tree
 from sweep.core.results import Outcome, RunResult
 from sweep.core.trials import Trial
 from sweep.track import plots
-from sweep.track.runs import RunRecord, StoredRun
-from sweep.track.tracker import Tracker
+from sweep.track.runs import RunRecord, RunStore, StoredRun
 
 
 def _param(value: Any) -> str:
@@ -66,25 +65,24 @@ def run_record(trial: Trial, result: RunResult, tags: dict[str, str] | None = No
     return head_record(trial, tags).merge(tail_record(trial, result))
 
 
-def begin_run(tracker: Tracker, trial: Trial, tags: dict[str, str], parent_id: str) -> str:
+def begin_run(store: RunStore, trial: Trial, tags: dict[str, str], parent_id: str) -> str:
     """Create a trial's child run, RUNNING, with what is known before training (a sender's
     call: it runs where the tracker lives)."""
-    return tracker.create(head_record(trial, tags), parent_id)
+    return store.create(head_record(trial, tags), parent_id)
 
 
-def end_run(tracker: Tracker, run_id: str, trial: Trial, result: RunResult) -> str:
+def end_run(store: RunStore, run_id: str, trial: Trial, result: RunResult) -> str:
     """Fill a trial's child run with its results and end it FINISHED."""
-    tracker.complete(run_id, tail_record(trial, result))
+    store.complete(run_id, tail_record(trial, result))
     return run_id
 
 
-def study_runs(tracker: Tracker, uid: str) -> list[StoredRun]:
+def study_runs(store: RunStore, uid: str) -> list[StoredRun]:
     """Every active run of the study with this unique id (a sender call)."""
-    return tracker.find_runs(**{"sweep.study_uid": uid})
+    return store.find_runs(**{"sweep.study_uid": uid})
 
 
-def drop_parents(tracker: Tracker, uid: str, keep: str) -> None:
+def drop_parents(store: RunStore, uid: str, keep: str) -> None:
     """Delete the study's parent runs other than `keep` (a sender call)."""
-    keep = tracker.resolve(keep)
-    tracker.delete_runs([r.run_id for r in study_runs(tracker, uid)
-                         if r.tags.get("sweep.role") == "parent" and r.run_id != keep])  # fmt: skip
+    store.delete_runs([r.run_id for r in study_runs(store, uid)
+                       if r.tags.get("sweep.role") == "parent" and r.run_id != keep])  # fmt: skip

@@ -29,7 +29,7 @@ def register_best(
     from mlflow.exceptions import MlflowException
     from mlflow.models import infer_signature
 
-    run_id = tracker.resolve(run_id)
+    tracker.client.get_run(run_id)  # a live tracker, and the run is there (the spool has none)
     example = pd.DataFrame({"t_u": t_u})
     signature = infer_signature(
         example, pd.DataFrame({"t_c": [params["w_raw"] * t + params["b_raw"] for t in t_u]})

@@ -1,18 +1,28 @@
 """What a run holds, as plain data: a `RunRecord` to write (names, strings and floats; no
 torch, so it pickles and can be spooled and replayed), a `StoredRun` read back, how a
-record is checked and packed into MLflow's log-batch requests, and how runs are searched."""
+record is checked and packed into MLflow's log-batch requests, and how runs are searched.
+`RunStore` is what a sweep calls to write and read runs: MLflow's `Tracker`, or the spool's
+stand-in while the server is silent.
+
+Every run carries its own key (the `sweep.run_key` tag), given before it exists, so that a
+run can be found again without its id: a run created while the server was silent has only a
+placeholder id, `spool-<key>`, until it reaches the server."""
 
 from __future__ import annotations
 
 import math
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sweep.core.results import Outcome
 
 MAX_ENTITIES = 1000  # MLflow's log-batch limits
 MAX_PARAMS_TAGS = 100
+RUN_KEY = "sweep.run_key"
+PLACEHOLDER = "spool-"
 
 
 @dataclass
@@ -25,6 +35,10 @@ class RunRecord:
     series: dict[str, list[float]] = field(default_factory=dict)  # step i+1 holds value i
     metrics: dict[str, float] = field(default_factory=dict)
     artifacts: dict[str, bytes] = field(default_factory=dict)  # file name -> content
+
+    def key(self) -> str:
+        """The run's key: given by the caller (so a call retried into the spool keeps it)."""
+        return self.tags.get(RUN_KEY) or uuid.uuid4().hex
 
     def merge(self, more: RunRecord) -> RunRecord:
         """This record followed by `more` (what a run holds once both are written)."""
@@ -49,6 +63,21 @@ class StoredRun:
     metrics: dict[str, float]
     tags: dict[str, str]
     outcome: Outcome | None = None  # None for a run that never ended
+
+
+class RunStore(Protocol):
+    """The calls a sweep makes on the runs of one experiment (through the sender process,
+    which names them as `RunStore.create` and so on)."""
+
+    def create(self, record: RunRecord, parent_id: str | None = None) -> str: ...
+    def complete(self, run_id: str, record: RunRecord, status: str = "FINISHED") -> str: ...
+    def write(self, run_id: str, record: RunRecord, tags: dict[str, str] | None = None) -> None: ...
+    def reopen(self, run_id: str, record: RunRecord) -> str: ...
+    def set_parent(self, run_id: str, parent_id: str) -> None: ...
+    def set_status(self, run_id: str, status: str) -> None: ...
+    def delete_runs(self, run_ids: list[str]) -> None: ...
+    def find_runs(self, **tags: str) -> list[StoredRun]: ...
+    def history(self, run_id: str, key: str) -> list[float]: ...
 
 
 def check_finite(record: RunRecord) -> None:

@@ -5,7 +5,7 @@ each call's effect (create a run, add a record, set a status, ...) as one file i
 directory instead: pickled, written to a temporary file, fsynced and renamed, so a crash of the
 sweep never leaves a torn entry. A run created while spooling has no id from the server; it
 gets a placeholder, `spool-<key>`, where the key is the run's `sweep.run_key` tag, so a
-placeholder is found on the server (`Tracker.resolve`) once the run is there.
+placeholder is found on the server (`Resolver`) once the run is there.
 
 Replaying (`replay`, used by the sender when the server answers again and by
 `python -m sweep.sync`) is idempotent: a run is created only if no run holds its key, and a
@@ -20,14 +20,11 @@ import os
 import pickle
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from sweep.track.runs import RunRecord, check_finite
+from sweep.track.runs import PLACEHOLDER, RUN_KEY, RunRecord, RunStore, StoredRun, check_finite
 
-RUN_KEY = "sweep.run_key"
-PLACEHOLDER = "spool-"
 SUFFIX = ".entry"
 
 
@@ -110,7 +107,7 @@ class SpoolTracker:
 
     def create(self, record: RunRecord, parent_id: str | None = None) -> str:
         check_finite(record)
-        record = RunRecord(record.name, record.params, {RUN_KEY: key_of(record), **record.tags},
+        record = RunRecord(record.name, record.params, {RUN_KEY: record.key(), **record.tags},
                            record.series, record.metrics, record.artifacts)  # fmt: skip
         self._put("create", record, parent_id)
         return PLACEHOLDER + record.tags[RUN_KEY]
@@ -137,19 +134,48 @@ class SpoolTracker:
     def delete_runs(self, run_ids: list[str]) -> None:
         self._put("delete_runs", run_ids)
 
-    def find_runs(self, **tags: str) -> list:
-        raise Offline(f"MLflow at {self.uri} is not answering")
-
-    def resolve(self, run_id: str) -> str:
+    def find_runs(self, **tags: str) -> list[StoredRun]:
         raise Offline(f"MLflow at {self.uri} is not answering")
 
     def history(self, run_id: str, key: str) -> list[float]:
         raise Offline(f"MLflow at {self.uri} is not answering")
 
+    @property
+    def client(self) -> Any:
+        """What needs MLflow's client itself (registering a model) waits for the server."""
+        raise Offline(f"MLflow at {self.uri} is not answering")
 
-def key_of(record: RunRecord) -> str:
-    """The run's key: given by the caller (so a call retried into the spool keeps it)."""
-    return record.tags.get(RUN_KEY) or uuid.uuid4().hex
+
+class Resolver:
+    """Placeholders to the ids of the runs they stand for, once those runs are on the server
+    (found there by their key); asked for every live call's arguments."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+        self.known: dict[str, str] = {}  # placeholder -> run id
+
+    def run_id(self, run_id: str | None) -> str | None:
+        """The run's id on the server; a placeholder whose run is not there yet as it is."""
+        if run_id is None or not run_id.startswith(PLACEHOLDER):
+            return run_id
+        if run_id not in self.known:
+            found = self.store.find_runs(**{RUN_KEY: run_id.removeprefix(PLACEHOLDER)})
+            if not found:
+                return run_id
+            self.known[run_id] = found[0].run_id
+        return self.known[run_id]
+
+    def args(self, args: tuple) -> tuple:
+        """A call's arguments with run ids resolved; from a list of runs (to delete), those
+        that never reached the server are left out."""
+        out = []
+        for arg in args:
+            if isinstance(arg, str):
+                arg = self.run_id(arg)
+            elif isinstance(arg, list) and all(isinstance(a, str) for a in arg):
+                arg = [r for r in map(self.run_id, arg) if not r.startswith(PLACEHOLDER)]
+            out.append(arg)
+        return tuple(out)
 
 
 def replay(spool: Spool, tracker_for, only: tuple[str, str] | None = None) -> int:

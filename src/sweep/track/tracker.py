@@ -20,8 +20,7 @@ from sweep.core.locks import file_lock, sqlite_path
 from sweep.core.results import Outcome
 from sweep.track import _mlflow as mlflow_internals
 from sweep.track.reachable import check_reachable
-from sweep.track.runs import RunRecord, StoredRun, batches, check_finite, tag_filter
-from sweep.track.spool import PLACEHOLDER, RUN_KEY, key_of
+from sweep.track.runs import RUN_KEY, RunRecord, StoredRun, batches, check_finite, tag_filter
 
 
 class Tracker:
@@ -40,7 +39,6 @@ class Tracker:
             self.send_batch = mlflow_internals.log_batch_sender(self.client)  # once, not per batch
             self.experiment_id = self._experiment(experiment, create)
         self.artifact_uris: dict[str, str] = {}  # of the runs this tracker created
-        self.resolved: dict[str, str] = {}  # spool placeholder -> run id
 
     def _experiment(self, name: str, create: bool) -> str:
         from mlflow.exceptions import MlflowException
@@ -64,9 +62,9 @@ class Tracker:
 
     def create(self, record: RunRecord, parent_id: str | None = None) -> str:
         """A new RUNNING run holding `record`; one that fails half-way is marked FAILED."""
-        tags = {**record.tags, RUN_KEY: key_of(record)}  # how a replay finds it again
+        tags = {**record.tags, RUN_KEY: record.key()}  # how a replay finds it again
         if parent_id is not None:
-            tags["mlflow.parentRunId"] = self.resolve(parent_id)
+            tags["mlflow.parentRunId"] = parent_id
         check_finite(record)  # before the run exists: a refused record leaves nothing behind
         run = self.client.create_run(self.experiment_id, run_name=record.name, tags=tags)
         self.artifact_uris[run.info.run_id] = run.info.artifact_uri
@@ -76,7 +74,6 @@ class Tracker:
     def complete(self, run_id: str, record: RunRecord, status: str = "FINISHED") -> str:
         """Add `record` to a run created earlier and end it (a record with a non-finite value
         is refused by `batches` before any request, and the run is marked FAILED)."""
-        run_id = self.resolve(run_id)
         self._fill(run_id, record, record.tags)
         self.client.set_terminated(run_id, status)
         return run_id
@@ -95,7 +92,6 @@ class Tracker:
     ) -> None:  # fmt: skip
         """Add a record's params, tags, metrics and artifacts to an existing run (leaving out
         the metric steps in `present`)."""
-        run_id = self.resolve(run_id)
         for batch in batches(record, record.tags if tags is None else tags, present):
             self._log_batch(run_id, batch)
         if not record.artifacts:
@@ -127,9 +123,8 @@ class Tracker:
         from mlflow.exceptions import MlflowException
 
         try:
-            run_id = self.resolve(run_id)
             gone = self.client.get_run(run_id).info.lifecycle_stage == "deleted"
-        except (MlflowException, LookupError):
+        except MlflowException:
             gone = True
         if gone:
             return self.create(record)
@@ -140,11 +135,10 @@ class Tracker:
 
     def set_parent(self, run_id: str, parent_id: str) -> None:
         """Move a run under another parent (the parent is a tag)."""
-        self.client.set_tag(self.resolve(run_id), "mlflow.parentRunId", self.resolve(parent_id))
+        self.client.set_tag(run_id, "mlflow.parentRunId", parent_id)
 
     def set_status(self, run_id: str, status: str) -> None:
         """RUNNING again (a resumed parent), or FINISHED / FAILED / KILLED with an end time."""
-        run_id = self.resolve(run_id)
         if status == "RUNNING":
             self.client.update_run(run_id, status="RUNNING")
         else:
@@ -171,7 +165,7 @@ class Tracker:
                 return found
 
     def history(self, run_id: str, key: str) -> list[float]:
-        points = self.client.get_metric_history(self.resolve(run_id), key)
+        points = self.client.get_metric_history(run_id, key)
         points = sorted(points, key=lambda m: m.step)
         return [m.value for m in points]
 
@@ -181,22 +175,7 @@ class Tracker:
 
         for run_id in run_ids:
             try:
-                run_id = self.resolve(run_id)
-            except LookupError:  # spooled, never sent: nothing to delete
-                continue
-            try:
                 self.client.delete_run(run_id)
             except MlflowException:
                 if self.client.get_run(run_id).info.lifecycle_stage != "deleted":
                     raise
-
-    def resolve(self, run_id: str) -> str:
-        """The id of the run a spool placeholder stands for (found by its key); a run id as is."""
-        if not run_id.startswith(PLACEHOLDER):
-            return run_id
-        if run_id not in self.resolved:
-            found = self.find_runs(**{RUN_KEY: run_id.removeprefix(PLACEHOLDER)})
-            if not found:
-                raise LookupError(f"run {run_id} is not in MLflow at {self.uri} yet")
-            self.resolved[run_id] = found[0].run_id
-        return self.resolved[run_id]
