@@ -6,7 +6,7 @@ import optuna
 import pytest
 from omegaconf import OmegaConf
 
-from sweep.core.config import ConfigError
+from sweep.core.config import ConfigError, trial_settings
 from sweep.study.space import parse
 
 CFG = OmegaConf.create({
@@ -25,7 +25,7 @@ OPTIONS = {
 
 
 def space(spec):
-    return parse(spec, CFG, OPTIONS.__getitem__)
+    return parse(spec, trial_settings(CFG), OPTIONS.__getitem__)
 
 
 def test_lr_grid_has_60_points_in_a_stable_order():

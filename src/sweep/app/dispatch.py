@@ -63,24 +63,22 @@ def run_sweep(cfg: RootConfig, choices: dict[str, str]) -> None:
 
 
 def run_single(cfg: RootConfig, choices: dict[str, str]) -> None:
-    from sweep.track.reachable import check_reachable
     from sweep.track.records import run_record
     from sweep.track.tracker import Tracker
 
     trial = Trial(run_name(cfg, choices), cfg, choices)
     data.check_all([trial])  # bad data fails here, before anything is tracked
     datasets = data.load_all([trial])
-    check_reachable(cfg.tracking.uri)
     t0 = time.perf_counter()
-    [result] = train_trials([trial], datasets)
+    tracker = Tracker(cfg.tracking.uri, cfg.tracking.experiment)  # a bad server fails here
     t1 = time.perf_counter()
-    tracker = Tracker(cfg.tracking.uri, cfg.tracking.experiment)
+    [result] = train_trials([trial], datasets)
     t2 = time.perf_counter()
     run_id = tracker.log_run(run_record(trial, result))
     t3 = time.perf_counter()
     print_run(result)
     print(f"MLflow run {run_id} in experiment '{cfg.tracking.experiment}' at {cfg.tracking.uri}")
-    timings = (t1 - t0, t2 - t1, t3 - t2)
+    timings = (t2 - t1, t1 - t0, t3 - t2)
     log.info("timings: training %.2f s, store setup %.2f s, logging %.2f s", *timings)
 
 

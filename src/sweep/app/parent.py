@@ -31,7 +31,7 @@ from sweep.core.schema import RootConfig
 from sweep.core.trials import Trial
 from sweep.study import importance
 from sweep.study.space import Space
-from sweep.study.storage import retrying
+from sweep.study.storage import retried, retrying
 from sweep.study.study import PARENT, PARENT_STATUS, Study
 from sweep.track import plots
 from sweep.track.records import config_yaml, drop_parents, params_of
@@ -100,11 +100,12 @@ class Parent:
         study's lock, the first run recorded wins (see the module's docstring)."""
         if self._run_id is None:
             mine = self.open().result()
-            self._run_id = mine if mine == self.known else retrying(self._agree, mine)
+            self._run_id = mine if mine == self.known else self._agree(mine)
             retrying(self.study.optuna.set_user_attr, PARENT_STATUS, "RUNNING")
             self.begun = []
         return self._run_id
 
+    @retried
     def _agree(self, mine: str) -> str:
         with self.study.lock():
             winner = self.study.attr(PARENT)
@@ -127,6 +128,7 @@ class Parent:
             self.sender.call(RunStore.set_status, run_id, status).result()
             retrying(self.study.optuna.set_user_attr, PARENT_STATUS, status)
 
+    @retried
     def finish(self, trained: int, table: Callable[[], Any], curves: dict[str, list[float]]) -> Any:
         """The summary `table()`, read under the study's lock so that workers finishing
         together write in order (the last one writes every trial): on the parent when this

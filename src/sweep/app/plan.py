@@ -9,7 +9,7 @@ from typing import Any
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 
-from sweep.core.config import GROUPS, ConfigError
+from sweep.core.config import GROUPS, ConfigError, trial_settings
 from sweep.core.schema import RootConfig
 from sweep.core.trials import Composer
 from sweep.study.samplers import check_settings
@@ -20,6 +20,7 @@ from sweep.train import data
 @dataclass(frozen=True)
 class Plan:
     space: Space
+    settings: dict[str, Any]  # the trials' settings, dotted (`core.config.trial_settings`)
     composer: Composer
     total: int  # the study's budget: trials done, running or to run
     grid: list[dict[str, Any]] | None  # the grid's points within the budget, or None
@@ -29,7 +30,8 @@ class Plan:
 def plan_sweep(cfg: RootConfig) -> Plan:
     """Raise the ConfigError of any bad sweep setting, trial config or data."""
     loader = GlobalHydra.instance().config_loader()
-    space = parse(cfg.sweep.space, cfg, lambda g: sorted(loader.get_group_options(g)))
+    settings = trial_settings(cfg)
+    space = parse(cfg.sweep.space, settings, lambda g: sorted(loader.get_group_options(g)))
     hydra = HydraConfig.get()
     composer = Composer(hydra.job.config_name, list(hydra.overrides.task))
     grid = space.grid() if cfg.sweep.sampler == "grid" else None
@@ -40,7 +42,9 @@ def plan_sweep(cfg: RootConfig) -> Plan:
     for axis in (a for a in space.axes if a.key in GROUPS):
         combos = [{**c, axis.key: v} for c in combos for v in axis.choices]
     data.check_all([composer.trial(combo) for combo in combos])
-    return Plan(space, composer, total, None if grid is None else grid[:total], max_epochs)
+    return Plan(
+        space, settings, composer, total, None if grid is None else grid[:total], max_epochs
+    )
 
 
 def _budget(cfg: RootConfig, grid: list | None) -> int:

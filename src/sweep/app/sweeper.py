@@ -34,7 +34,6 @@ from sweep.study import study as studies
 from sweep.study.claims import take
 from sweep.study.heartbeats import Heartbeat
 from sweep.study.samplers import reporter
-from sweep.study.storage import retrying
 from sweep.track.reachable import check_reachable
 from sweep.track.records import begin_run, end_run, params_of
 from sweep.track.runs import RunStore
@@ -59,7 +58,7 @@ class InFlight:
 def run_sweep(cfg: RootConfig, choices: dict[str, str], sender: Sender) -> None:
     plan = plan_sweep(cfg)
     check_reachable(cfg.tracking.uri)
-    made_for = studies.identity(cfg, choices, plan.space)
+    made_for = studies.identity(plan.settings, choices, plan.space, cfg.sweep.sampler)
     study = studies.open_study(cfg.sweep, plan.max_epochs, made_for)
     sweep = Sweep(cfg, choices, plan, study, sender)
     # What is imported and built by now lives until exit: spare every collection a pass over it.
@@ -82,8 +81,8 @@ class Sweep:
         self, cfg: RootConfig, choices: dict, plan: Plan, study: studies.Study, sender: Sender
     ) -> None:
         self.cfg, self.plan, self.study, self.sender = cfg.sweep, plan, study, sender
-        self.heartbeat = Heartbeat(study.storage, self.cfg.heartbeat_interval)
         self.parent = Parent(sender, study, cfg, choices, plan.space)
+        self.heartbeat = Heartbeat(study.storage, self.cfg.heartbeat_interval)
         self.columns = [*plan.space.keys, *ALWAYS]  # the summary's params
         self.in_flight: list[InFlight] = []
         self.trained, self.train_seconds = 0, 0.0
@@ -98,9 +97,9 @@ class Sweep:
             while True:
                 self.recover()
                 with signals.critical():  # what is claimed is in flight: failed if interrupted
-                    taken, tally = retrying(take, self.study, self.cfg.batch_size,
-                                            self.plan.space.distributions, self.plan.grid,
-                                            self.plan.total, self.cfg.max_retries)  # fmt: skip
+                    taken, tally = take(self.study, self.cfg.batch_size,
+                                        self.plan.space.distributions, self.plan.grid,
+                                        self.plan.total, self.cfg.max_retries)  # fmt: skip
                     self.in_flight = [InFlight(t) for t in taken]
                 if progress is None:
                     progress = Progress(tally.total, tally.done + tally.failed)
@@ -120,7 +119,7 @@ class Sweep:
 
     def batch(self, taken: list) -> None:
         """Train the trials taken as one graph, log them, tell them."""
-        retrying(self.heartbeat.add, taken)
+        self.heartbeat.add(taken)
         trials, runs = [], []
         parent = self.parent.open()
         for optuna_trial in taken:
@@ -150,8 +149,8 @@ class Sweep:
         self.heartbeat.remove(taken)
 
     def tell(self, optuna_trial, result: RunResult, run_id: str, params: dict) -> None:
-        told = retrying(studies.tell, self.study.optuna, optuna_trial, result, run_id, params,
-                        self.cfg.metric)  # fmt: skip
+        told = studies.tell(self.study.optuna, optuna_trial, result, run_id, params,
+                            self.cfg.metric)  # fmt: skip
         if told:
             self.trained += 1
             if result.status == "completed":
@@ -191,7 +190,7 @@ class Sweep:
 
     def finish(self, output_dir: str) -> None:
         started = time.perf_counter()
-        frame = retrying(self.parent.finish, self.trained, self.table, self.curves)
+        frame = self.parent.finish(self.trained, self.table, self.curves)
         self.sender.close()
         self.parent.write_table(frame, output_dir, self.trained)
         log.info("timings: training %.2f s, parent summary %.2f s",

@@ -91,11 +91,17 @@ def leaves(node: Any, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in plain(node).items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict) or dataclasses.is_dataclass(value):
+        if isinstance(value, dict | DictConfig) or dataclasses.is_dataclass(value):
             out.update(leaves(value, f"{dotted}."))
         else:
             out[dotted] = value
     return out
+
+
+def trial_settings(config: Any) -> dict[str, Any]:
+    """The dotted leaves a trial's run is made of (its data, normalization, optimizer and
+    training settings): what a sweep may vary, and what a study remembers of the rest."""
+    return leaves({g: getattr(config, g) for g in (*GROUPS, "train")})
 
 
 def validate(cfg: DictConfig) -> None:

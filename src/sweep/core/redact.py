@@ -21,17 +21,6 @@ def redact(text: str) -> str:
     return _QUERY.sub(r"\g<head>***", _USERINFO.sub(r"\g<head>***@", text))
 
 
-def redact_tree(value: Any) -> Any:
-    """A config tree (dicts, lists, scalars) with every string redacted."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {k: redact_tree(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact_tree(v) for v in value]
-    return value
-
-
 class _Redacting(io.TextIOBase):
     """A text stream that redacts each write before passing it on (the libraries a sweep
     uses print URLs in their own log lines and errors)."""

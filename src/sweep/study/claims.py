@@ -26,6 +26,7 @@ from optuna.distributions import (
 from optuna.trial import FrozenTrial, TrialState
 
 from sweep.study._optuna import claim
+from sweep.study.storage import retried
 from sweep.study.study import DONE, Study
 
 
@@ -85,6 +86,7 @@ class GridBook:
         return key not in self.done and key not in self.running and key not in self.given_up
 
 
+@retried
 def take(
     study: Study,
     n: int,

@@ -26,6 +26,7 @@ from optuna.trial import TrialState
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sweep.study._optuna import HEARTBEATS, TRIALS, engine, trial_id
+from sweep.study.storage import retried
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class Heartbeat:
         if storage is not None:
             threading.Thread(target=self._beat, daemon=True).start()
 
+    @retried
     def add(self, trials: list[Any]) -> None:
         """Beat for these trials too, from now on (the first beat is written at once)."""
         with self.lock:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -22,9 +21,8 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from sweep.core.config import GROUPS, ConfigError, check_value, leaves
+from sweep.core.config import GROUPS, ConfigError, check_value
 
-SWEEPABLE = ("data.", "normalization.", "optimizer.", "train.")
 RANGE_KEYS = {"low", "high", "log", "step"}
 
 
@@ -80,11 +78,11 @@ class Space:
         return [a.key for a in self.axes]
 
 
-def parse(space: Mapping[str, Any], cfg: DictConfig, options: Callable[[str], list[str]]) -> Space:
-    """Validate `sweep.space` against the composed config and the groups' options."""
-    if isinstance(space, DictConfig):
-        space = OmegaConf.to_container(space, resolve=True)
-    known = {k: v for k, v in leaves(cfg).items() if k.startswith(SWEEPABLE)}
+def parse(
+    space: Mapping[str, Any], known: dict[str, Any], options: Callable[[str], list[str]]
+) -> Space:
+    """Validate `sweep.space` against the trial settings it may vary (`known`, dotted keys:
+    `core.config.trial_settings`) and the groups' options."""
     axes = []
     for key, spec in dict(_flatten(space)).items():
         where = f"sweep.space.{key}"

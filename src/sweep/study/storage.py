@@ -11,6 +11,7 @@ retried by `retrying`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import warnings
@@ -122,3 +123,13 @@ def retrying(call: Callable[..., T], *args: Any, what: str = "the study's databa
         if warned:
             log.warning("%s is back", what)
         return result
+
+
+def retried(call: Callable[..., T]) -> Callable[..., T]:
+    """`call`, always `retrying`: for the study's own calls that a sweep makes in its loop."""
+
+    @functools.wraps(call)
+    def again(*args: Any, **kwargs: Any) -> T:
+        return retrying(functools.partial(call, **kwargs), *args)
+
+    return again

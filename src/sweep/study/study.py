@@ -19,14 +19,13 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from sweep.core.config import ConfigError, leaves
+from sweep.core.config import ConfigError
 from sweep.core.locks import database_lock
 from sweep.core.redact import redact
 from sweep.core.results import Outcome, RunResult
-from sweep.core.schema import RootConfig
 from sweep.study._optuna import engine
 from sweep.study.samplers import make_pruner, make_sampler
-from sweep.study.storage import open_storage
+from sweep.study.storage import open_storage, retried
 
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 # The study's user attributes (what optuna-dashboard shows under the study).
@@ -37,12 +36,13 @@ CLEANED = "sweep.failed_cleaned"  # how many FAIL trials have had their child ru
 RUN_ID, RESULT = "mlflow_run_id", "result"
 
 
-def identity(config: RootConfig, choices: dict[str, str], space: Any) -> dict[str, Any]:
-    """What makes two invocations the same sweep: the sampler, the space, and every setting
-    of the trials that the space does not vary (flat, dotted keys)."""
-    trials = ("data", "normalization", "optimizer", "train")
-    fixed = {**leaves({k: getattr(config, k) for k in trials}), **choices}
-    out: dict[str, Any] = {"sweep.sampler": config.sweep.sampler}
+def identity(
+    settings: dict[str, Any], choices: dict[str, str], space: Any, sampler: Any
+) -> dict[str, Any]:
+    """What makes two invocations the same sweep: the sampler, the space, and every trial
+    setting (`core.config.trial_settings`) and group choice that the space does not vary."""
+    fixed = {**settings, **choices}
+    out: dict[str, Any] = {"sweep.sampler": sampler}
     for axis in space.axes:
         spec = {"low": axis.low, "high": axis.high, "log": axis.log, "step": axis.step}
         out[f"sweep.space.{axis.key}"] = list(axis.choices) if axis.choices else spec
@@ -123,6 +123,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+@retried
 def tell(
     study: optuna.Study,
     trial: optuna.Trial,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sweep.core.config import leaves, plain
-from sweep.core.redact import redact, redact_tree
+from sweep.core.config import leaves
+from sweep.core.redact import redact
 from sweep.core.results import Outcome, RunResult
 from sweep.core.trials import Trial
 from sweep.track import plots
@@ -33,7 +33,7 @@ def config_yaml(config: Any, choices: dict[str, str]) -> str:
     from omegaconf import OmegaConf
 
     header = "".join(f"# {g}={o}\n" for g, o in sorted(choices.items()))
-    return header + OmegaConf.to_yaml(OmegaConf.create(redact_tree(plain(config))))
+    return header + redact(OmegaConf.to_yaml(config))  # no URI's password in the YAML
 
 
 def head_record(trial: Trial, tags: dict[str, str] | None = None) -> RunRecord:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sweep.core.config import ConfigError
-from sweep.core.schema import option_of
+from sweep.core.schema import CsvDataConfig, option_of
 
 if TYPE_CHECKING:
     import torch
@@ -59,7 +59,9 @@ def check(config: Any, val_fraction: float, seed: int, normalizations: set[str])
     held_out = n_val(len(t_u), val_fraction)
     spread = sorted(normalizations & SPREAD)
     if spread and len(set(_training_inputs(t_u, val_fraction, seed))) == 1:
-        where = f"'{config.path}' column '{config.x}'" if option_of(config) == "csv" else "t_u"
+        where = (
+            f"'{config.path}' column '{config.x}'" if isinstance(config, CsvDataConfig) else "t_u"
+        )
         part = " in the training split" if held_out else ""
         raise ConfigError(
             "normalization",
@@ -82,9 +84,9 @@ def _training_inputs(t_u: list[float], val_fraction: float, seed: int) -> list[f
 
 def columns(config: Any) -> tuple[list[float], list[float]]:
     """t_u and t_c as floats, checked."""
-    if option_of(config) == "thermometer":
-        return T_U, T_C
-    return _read_csv(Path(config.path), config.x, config.y)
+    if isinstance(config, CsvDataConfig):
+        return _read_csv(Path(config.path), config.x, config.y)
+    return T_U, T_C
 
 
 def _read_csv(path: Path, x: str, y: str) -> tuple[list[float], list[float]]:
@@ -159,7 +161,7 @@ def key(trial: Trial) -> str:
     """What makes two trials' data sets the same: option, its settings, and the split."""
     c = trial.config
     return json.dumps(
-        [option_of(c.data), dataclasses.asdict(c.data), c.train.val_fraction, c.train.seed],
+        [type(c.data).__name__, dataclasses.asdict(c.data), c.train.val_fraction, c.train.seed],
         sort_keys=True,
     )
 
