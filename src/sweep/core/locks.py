@@ -9,7 +9,7 @@ the block runs: workers on any machine, and released by the server if the worker
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,14 +21,17 @@ NAMESPACE = 0x5357  # "SW"
 
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock on `path` (created if missing), released when the block ends or the
-    process dies."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    """An exclusive lock on `path` (created if missing, left in place), released when the block
+    ends or the process dies: filelock's `flock` on Unix, waiting as long as it takes. Each call
+    is a lock of its own, so threads of one process take turns too."""
+    import filelock
+
+    # filelock would create a missing directory; a SQLite file's lock in a directory that is
+    # not there is the caller's error, as the database itself would be.
+    if not Path(path).parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+    with filelock.FileLock(path, mode=0o644):
         yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 def sqlite_path(url: str) -> Path | None:
