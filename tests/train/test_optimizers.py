@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from sweep.core.schema import SCHEMAS
 from sweep.train import optimizers
 from sweep.train.trainer import train
 from train.runs import DATA, spec
@@ -15,7 +16,7 @@ T_UN, T_C = 0.1 * DATA.train.t_u, DATA.train.t_c  # the lecture's normalized inp
 
 def test_each_kind_is_its_rule():
     hparams = [{"lr": 0.1, "momentum": 0.5, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}]
-    made = {kind: type(optimizers.make(kind, hparams)) for kind in optimizers.KINDS}
+    made = {kind: type(optimizers.make(kind, hparams)) for kind in SCHEMAS["optimizer"]}
     assert made == {"gd": optimizers.GD, "sgd": optimizers.SGD, "adam": optimizers.Adam}
 
 
@@ -97,7 +98,7 @@ def test_rows_with_different_hyperparameters_each_follow_torch_optim(kind):
         assert row == pytest.approx(alone.tolist(), rel=1e-5)
 
 
-@pytest.mark.parametrize("kind", optimizers.KINDS)
+@pytest.mark.parametrize("kind", list(SCHEMAS["optimizer"]))
 @pytest.mark.parametrize("at", [0, 40])  # before the first step (adam: no moments yet), later
 def test_dropping_rows_changes_nothing_for_the_others(kind, at):
     keep = torch.tensor([0, 2])

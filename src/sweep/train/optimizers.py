@@ -13,8 +13,6 @@ from collections.abc import Sequence
 
 import torch
 
-KINDS = ("gd", "sgd", "adam")
-
 
 def _column(values: Sequence[float], dtype: torch.dtype = torch.float32) -> torch.Tensor:
     return torch.tensor(list(values), dtype=torch.float64).to(dtype).reshape(-1, 1)
@@ -93,6 +91,10 @@ class Adam(GD):
             self.exp_avg_sq = self.exp_avg_sq[:, rows]
 
 
+# The rule of each `optimizer` option (the options: `sweep.core.schema.SCHEMAS`).
+RULES: dict[str, type[GD]] = {"gd": GD, "sgd": SGD, "adam": Adam}
+
+
 def make(kind: str, hparams: Sequence[dict[str, float]]) -> GD:
     """The update rule `kind` for rows with the given hyperparameters."""
-    return {"gd": GD, "sgd": SGD, "adam": Adam}[kind](hparams)
+    return RULES[kind](hparams)
