@@ -1,4 +1,4 @@
-"""`python -m sweep`: compose the config with Hydra and hand it to `sweep.app.dispatch`.
+"""`python -m sweep`: compose the config with Hydra and hand it to `sweep.launch.launcher`.
 
 Errors are one line with an exit status from the table in `sweep.core.errors` (3: done, but
 some tracking data waits in the spool, for `python -m sweep.sync`); `HYDRA_FULL_ERROR=1` shows
@@ -28,8 +28,8 @@ CONFIG_DIR = os.environ.get("SWEEP_CONFIG_DIR") or str(Path(__file__).resolve().
 def app(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
-    from sweep.app.dispatch import run
     from sweep.core.errors import fail
+    from sweep.launch.launcher import run
 
     hydra_cfg = HydraConfig.get()
     guard_job(Path(hydra_cfg.runtime.output_dir), hydra_cfg.output_subdir)

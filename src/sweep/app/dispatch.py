@@ -23,12 +23,17 @@ from sweep.train.batching import train_trials
 log = logging.getLogger(__name__)
 
 
-def run(cfg: DictConfig) -> None:
-    """The entry point behind `python -m sweep`: the composed config is checked, then typed
-    once, here; everything below reads the typed one."""
+def typed(cfg: DictConfig) -> tuple[RootConfig, dict[str, str]]:
+    """The composed config checked, then typed once, here (everything below reads the typed
+    one), and the group options it was composed from."""
     validate(cfg)
     config: RootConfig = OmegaConf.to_object(cfg)
-    choices = choices_of(HydraConfig.get().runtime.choices)
+    return config, choices_of(HydraConfig.get().runtime.choices)
+
+
+def run(config: RootConfig, choices: dict[str, str]) -> None:
+    """What this process does as the one worker: a sweep when the config has a space, else
+    one run."""
     if config.sweep.space:
         run_sweep(config, choices)
     else:

@@ -84,11 +84,11 @@ class Parent:
         return self.pending
 
     def child_tags(self, trial: Trial) -> dict[str, str]:
-        """The study, its unique id, the trial, the worker (host:pid) that trains it, and the
+        """The study, its unique id, the trial, the worker (`worker_name`) that trains it, and the
         run's own key (kept if its creation has to wait in the spool)."""
         return {"optuna.study": self.study.name, "sweep.study_uid": self.study.uid,
                 "optuna.trial_number": str(trial.number),
-                "sweep.worker": f"{socket.gethostname()}:{os.getpid()}",
+                "sweep.worker": worker_name(),
                 RUN_KEY: uuid.uuid4().hex}  # fmt: skip
 
     def began(self, child: Pending) -> None:
@@ -197,6 +197,18 @@ class Parent:
         path = write_summary(frame, output_dir, self.by, self.importances)
         print(f"Trained {trained} trials in this run. Parent run {self.shown_id()} "
               f"('{self.study.name}').\nSummary table: {path}")  # fmt: skip
+
+
+def worker_name() -> str:
+    """host:pid, and under SLURM the job and array task (`slurm:12_3`): a run names the job
+    that trained it, as squeue and the job's log do."""
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    env = os.environ
+    if env.get("SLURM_ARRAY_JOB_ID") and env.get("SLURM_ARRAY_TASK_ID"):
+        return f"{name} slurm:{env['SLURM_ARRAY_JOB_ID']}_{env['SLURM_ARRAY_TASK_ID']}"
+    if env.get("SLURM_JOB_ID"):
+        return f"{name} slurm:{env['SLURM_JOB_ID']}"
+    return name
 
 
 def parent_artifacts(frame: pd.DataFrame, best_curves: dict[str, list[float]]) -> dict[str, bytes]:

@@ -6,14 +6,40 @@ other workers share, needs no read of the tracking store. Rows are `StoredRun`s,
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from optuna.trial import FrozenTrial, TrialState
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+from sweep.app.plan import Plan
+from sweep.core.config import METRICS
 from sweep.core.results import Outcome
+from sweep.core.schema import SweepConfig
+from sweep.core.trials import Trial
 from sweep.study.claims import GridBook, params_key
-from sweep.study.study import DONE, RESULT, RUN_ID
+from sweep.study.study import DONE, RESULT, RUN_ID, Study
+from sweep.track.records import params_of
 from sweep.track.runs import StoredRun
+from sweep.track.table import ALWAYS
+
+
+def frame(study: Study, plan: Plan, sweep: SweepConfig) -> pd.DataFrame:
+    """The summary table as the study holds it now (a worker's, or a launcher's at the end)."""
+    from sweep.track.table import table
+
+    def describe(values: dict) -> dict[str, str]:
+        return shown_params(plan.composer.trial(values), plan.space.keys)
+
+    found = rows(study.trials(), plan.grid, sweep.max_retries, describe)
+    return table(found, plan.space.keys, METRICS[sweep.metric])
+
+
+def shown_params(trial: Trial, keys: list[str]) -> dict[str, str]:
+    """A trial's params as the summary shows them: the space's keys and the ALWAYS columns."""
+    columns = [*keys, *ALWAYS]
+    return {k: v for k, v in params_of(trial).items() if k in columns}
 
 
 def rows(

@@ -25,7 +25,6 @@ from sweep.app.parent import Parent
 from sweep.app.plan import Plan, plan_sweep
 from sweep.app.recovery import Recovery
 from sweep.core import signals
-from sweep.core.config import METRICS
 from sweep.core.progress import Progress
 from sweep.core.results import RunResult
 from sweep.core.schema import RootConfig
@@ -35,10 +34,9 @@ from sweep.study.claims import take
 from sweep.study.heartbeats import Heartbeat
 from sweep.study.samplers import reporter
 from sweep.track.reachable import check_reachable
-from sweep.track.records import begin_run, end_run, params_of
+from sweep.track.records import begin_run, end_run
 from sweep.track.runs import RunStore
 from sweep.track.sender import Sender
-from sweep.track.table import ALWAYS
 from sweep.train import data
 from sweep.train.batching import train_trials
 
@@ -83,7 +81,6 @@ class Sweep:
         self.cfg, self.plan, self.study, self.sender = cfg.sweep, plan, study, sender
         self.parent = Parent(sender, study, cfg, choices, plan.space)
         self.heartbeat = Heartbeat(study.storage, self.cfg.heartbeat_interval)
-        self.columns = [*plan.space.keys, *ALWAYS]  # the summary's params
         self.in_flight: list[InFlight] = []
         self.trained, self.train_seconds = 0, 0.0
         self.curves: dict[str, list[float]] = {}  # run id -> loss curve, for the parent's plot
@@ -115,7 +112,7 @@ class Sweep:
                 progress.close()
 
     def params(self, trial: Trial) -> dict[str, str]:
-        return {k: v for k, v in params_of(trial).items() if k in self.columns}
+        return summary.shown_params(trial, self.plan.space.keys)
 
     def batch(self, taken: list) -> None:
         """Train the trials taken as one graph, log them, tell them."""
@@ -198,11 +195,4 @@ class Sweep:
 
     def table(self):
         """The summary table as the study holds it now."""
-
-        def describe(values: dict) -> dict[str, str]:
-            return self.params(self.plan.composer.trial(values))
-
-        rows = summary.rows(self.study.trials(), self.plan.grid, self.cfg.max_retries, describe)
-        from sweep.track.table import table
-
-        return table(rows, self.plan.space.keys, METRICS[self.cfg.metric])
+        return summary.frame(self.study, self.plan, self.cfg)

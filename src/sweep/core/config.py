@@ -13,7 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from sweep.core.schema import SCHEMAS
+from sweep.core.schema import LAUNCHERS, SCHEMAS
 
 # Groups whose option is itself a choice a sweep can vary.
 GROUPS = tuple(SCHEMAS)
@@ -62,6 +62,13 @@ RULES: dict[str, tuple[str, Any]] = {
     "sweep.pruner.n_warmup_steps": ("an integer >= 0", lambda v: v >= 0),
     "sweep.pruner.min_resource": ("an integer >= 1", lambda v: v >= 1),
     "sweep.pruner.reduction_factor": ("an integer >= 2", lambda v: v >= 2),
+    "launcher.workers": ("an integer >= 1", lambda v: v >= 1),
+    "launcher.time": ("an integer >= 1 (minutes)", lambda v: v >= 1),
+    "launcher.cpus_per_task": ("an integer >= 1", lambda v: v >= 1),
+    "launcher.mem_gb": ("a number > 0 (GB), or null for the cluster's default", _positive),
+    "launcher.gpus_per_node": ("an integer >= 0, or null", lambda v: v >= 0),
+    "launcher.array_parallelism": ("an integer >= 1, or null for all at once", lambda v: v >= 1),
+    "launcher.poll_seconds": ("a number > 0", _positive),
 }
 
 
@@ -109,7 +116,8 @@ def validate(cfg: DictConfig) -> None:
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(missing[0], f"a value is required (add {missing[0]}=...)")
-    for group, options in SCHEMAS.items():  # a user's own option must say which kind it is
+    # A user's own option must say which kind it is.
+    for group, options in {**SCHEMAS, "launcher": LAUNCHERS}.items():
         if OmegaConf.get_type(cfg, group) not in options.values():
             schemas = f"/schema/{group}/{{{','.join(options)}}}@_here_"
             raise ConfigError(group, "the option's file names no schema; start its defaults "

@@ -12,18 +12,21 @@ class Progress:
         self.start = self.last = time.monotonic()
         self.first_done = done
         self.best: float | None = None
+        self.note = ""
         self.bar = None
         if sys.stderr.isatty():
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, initial=done, unit="trial", file=sys.stderr)
 
-    def update(self, done: int, best: float | None) -> None:
-        """`done` trials are done in the study (by any worker); `best` is the best final loss."""
+    def update(self, done: int, best: float | None, note: str = "") -> None:
+        """`done` trials are done in the study (by any worker); `best` is the best final loss;
+        `note` says more (a launcher's jobs)."""
         finished, self.done = done - self.done, done
-        self.best = best
+        self.best, self.note = best, note
         if self.bar is not None:
-            self.bar.set_postfix_str(f"best {best:.6f}" if best is not None else "")
+            shown = [f"best {best:.6f}" if best is not None else "", note]
+            self.bar.set_postfix_str(", ".join(s for s in shown if s))
             self.bar.update(finished)
             return
         now = time.monotonic()
@@ -37,7 +40,8 @@ class Progress:
         left = self.total - self.done
         eta = f", ETA {left / rate:.0f} s" if rate and left > 0 else ""
         best = f", best loss {self.best:.6f}" if self.best is not None else ""
-        return f"[sweep] {self.done}/{self.total} trials{best}, {elapsed:.1f} s{eta}"
+        note = f", {self.note}" if self.note else ""
+        return f"[sweep] {self.done}/{self.total} trials{best}{note}, {elapsed:.1f} s{eta}"
 
     def close(self) -> None:
         if self.bar is not None:

@@ -108,6 +108,36 @@ class SweepConfig:
 
 
 @dataclass
+class NoLauncherConfig:
+    """This process is the one worker."""
+
+
+@dataclass
+class LocalLauncherConfig:
+    workers: int = 2  # worker processes on this machine, started and waited for
+
+
+@dataclass
+class SlurmLauncherConfig:
+    """One SLURM job array of worker jobs, submitted through submitit; the settings are
+    sbatch's (`time` in minutes, `mem_gb` in GB), None leaves the cluster's default."""
+
+    workers: int = 2
+    partition: str | None = None
+    time: int = 60
+    cpus_per_task: int = 1
+    mem_gb: float | None = None
+    gpus_per_node: int | None = None
+    account: str | None = None
+    qos: str | None = None
+    array_parallelism: int | None = None  # at most this many jobs of the array run at once
+    additional_parameters: dict[str, Any] = field(default_factory=dict)  # any other sbatch flag
+    folder: str = ".sweep/slurm/%j"  # submitit's job files and the jobs' logs (%j: the job id)
+    wait: bool = True  # follow the jobs until the study is done; false: submit and exit
+    poll_seconds: float = 5.0  # how often the waiting submitter reads the study and squeue
+
+
+@dataclass
 class RootConfig:
     name: str = "sweep"
     data: Any = MISSING
@@ -116,7 +146,15 @@ class RootConfig:
     train: TrainConfig = MISSING
     tracking: TrackingConfig = MISSING
     sweep: SweepConfig = MISSING
+    launcher: Any = MISSING
 
+
+# How workers are launched: not a trial's setting, so not a group a sweep varies.
+LAUNCHERS: dict[str, type] = {
+    "none": NoLauncherConfig,
+    "local": LocalLauncherConfig,
+    "slurm": SlurmLauncherConfig,
+}
 
 SCHEMAS: dict[str, dict[str, type]] = {
     "data": {"thermometer": ThermometerDataConfig, "csv": CsvDataConfig},
@@ -153,6 +191,8 @@ def register() -> None:
     for group, options in SCHEMAS.items():
         for option, node in options.items():
             cs.store(group=f"schema/{group}", name=option, node=node)
+    for option, node in LAUNCHERS.items():
+        cs.store(group="schema/launcher", name=option, node=node)
     for group, node in (("train", TrainConfig), ("tracking", TrackingConfig)):
         cs.store(group="schema", name=group, node=node)
     # A sweep's space takes any dotted key (checked by space.parse, with a better message

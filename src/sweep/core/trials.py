@@ -30,8 +30,10 @@ class Trial:
 
 
 def choices_of(hydra_choices: dict) -> dict[str, str]:
-    """The option chosen in each of our config groups (Hydra's own groups left out)."""
-    return {g: str(o) for g, o in hydra_choices.items() if not g.startswith("hydra") and o}
+    """The option chosen in each of our config groups (Hydra's own groups left out, and the
+    launcher: how workers start is no part of what they train)."""
+    ours = {g: o for g, o in hydra_choices.items() if not g.startswith(("hydra", "launcher"))}
+    return {g: str(o) for g, o in ours.items() if o}
 
 
 def run_name(config: RootConfig, choices: dict[str, str], number: int | None = None) -> str:

@@ -10,6 +10,7 @@ ends when every point is done once.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from collections.abc import Mapping
@@ -39,6 +40,15 @@ class Tally:
     running: int  # by any worker, this one's new trials included
     failed: int  # given up after sweep.max_retries failed trials
     best: float | None = None  # the best value of a completed trial
+
+    @property
+    def left(self) -> int:
+        """Points (or trials) neither done nor given up."""
+        return self.total - self.done - self.failed
+
+    @property
+    def finished(self) -> bool:
+        return self.left <= 0 and self.running == 0
 
 
 def _best(trials: list[FrozenTrial]) -> float | None:
@@ -87,6 +97,25 @@ class GridBook:
 
 
 @retried
+def tally(study: Study, grid: list[dict[str, Any]] | None, total: int, max_retries: int) -> Tally:
+    """Where the study stands, read without taking anything: what a launcher shows."""
+    trials = study.trials()
+    if grid is None:
+        return _asked(trials, total)
+    return _of_grid(GridBook.read(trials, grid, max_retries), trials, grid)
+
+
+def _asked(trials: list[FrozenTrial], total: int) -> Tally:
+    done = sum(t.state in DONE for t in trials)
+    running = sum(t.state == TrialState.RUNNING for t in trials)
+    return Tally(total, done, running, 0, _best(trials))
+
+
+def _of_grid(book: GridBook, trials: list[FrozenTrial], grid: list[dict[str, Any]]) -> Tally:
+    return Tally(len(grid), len(book.done), len(book.running), len(book.given_up), _best(trials))
+
+
+@retried
 def take(
     study: Study,
     n: int,
@@ -99,20 +128,18 @@ def take(
     with study.lock():
         trials = study.trials()
         if grid is None:
-            done = sum(t.state in DONE for t in trials)
-            running = sum(t.state == TrialState.RUNNING for t in trials)
-            room = max(0, min(n, total - done - running))
+            now = _asked(trials, total)
+            room = max(0, min(n, total - now.done - now.running))
             taken = [study.optuna.ask(dict(distributions)) for _ in range(room)]
-            return taken, Tally(total, done, running + room, 0, _best(trials))
+            return taken, dataclasses.replace(now, running=now.running + room)
         book = GridBook.read(trials, grid, max_retries)
         missing = [p for p in grid if book.open(key := params_key(p)) and key not in book.waiting]
         if missing:
             _enqueue(study.optuna, missing, distributions)
             book = GridBook.read(study.trials(), grid, max_retries)
         taken = _claim(study.optuna, list(book.waiting.values())[:n], distributions)
-        running = len(book.running) + len(taken)
-        tally = Tally(len(grid), len(book.done), running, len(book.given_up), _best(trials))
-        return taken, tally
+        now = _of_grid(book, trials, grid)
+        return taken, dataclasses.replace(now, running=now.running + len(taken))
 
 
 def _enqueue(

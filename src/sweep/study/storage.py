@@ -28,6 +28,13 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
+def is_local(url: str) -> bool:
+    """A study only this machine can reach: in memory, or in a SQLite file."""
+    import sqlalchemy
+
+    return not url or sqlalchemy.engine.make_url(url).get_backend_name() == "sqlite"
+
+
 def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
     """An `optuna.storages.RDBStorage` with heartbeats on (None for an in-memory study)."""
     if not url:
@@ -38,7 +45,7 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
     try:
         backend = sqlalchemy.engine.make_url(url).get_backend_name()
     except Exception as ex:  # not a URL at all
-        raise ConfigError("sweep.storage", f"cannot open {redact(url)} ({_reason(ex)})") from None
+        raise ConfigError("sweep.storage", f"cannot open {redact(url)} ({reason(ex)})") from None
     if backend not in SUPPORTED:
         raise ConfigError(
             "sweep.storage",
@@ -48,7 +55,7 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
     try:
         engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
     except Exception as ex:  # a missing driver, a malformed option
-        raise ConfigError("sweep.storage", f"cannot open {redact(url)} ({_reason(ex)})") from None
+        raise ConfigError("sweep.storage", f"cannot open {redact(url)} ({reason(ex)})") from None
     try:
         with database_lock(engine, url, "optuna-schema"), warnings.catch_warnings():
             # Heartbeats are "experimental" since Optuna 2.9; relied on knowingly.
@@ -60,7 +67,7 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
                 grace_period=grace_period,
             )
     except Exception as ex:  # SQLAlchemy's many ways to say "cannot open that"
-        raise ConfigError("sweep.storage", f"cannot open {redact(url)} ({_reason(ex)})") from None
+        raise ConfigError("sweep.storage", f"cannot open {redact(url)} ({reason(ex)})") from None
     finally:
         engine.dispose()
     from sweep.study._optuna import engine as engine_of
@@ -70,7 +77,8 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
     return storage
 
 
-def _reason(ex: BaseException) -> str:
+def reason(ex: BaseException) -> str:
+    """A database error as a message's part: one line, short, with no password in it."""
     return redact(" ".join(str(ex).split()))[:200]
 
 
@@ -115,7 +123,7 @@ def retrying(call: Callable[..., T], *args: Any, what: str = "the study's databa
             if not is_transient(ex) or time.monotonic() > deadline:
                 raise
             if not warned:
-                log.warning("%s is unreachable (%s); retrying", what, _reason(ex)[:120])
+                log.warning("%s is unreachable (%s); retrying", what, reason(ex)[:120])
                 warned = True
             time.sleep(delay)
             delay = min(delay * 2, 5.0)

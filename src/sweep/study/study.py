@@ -14,6 +14,7 @@ import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -25,7 +26,7 @@ from sweep.core.redact import redact
 from sweep.core.results import Outcome, RunResult
 from sweep.study._optuna import engine
 from sweep.study.samplers import make_pruner, make_sampler
-from sweep.study.storage import open_storage, retried
+from sweep.study.storage import open_storage, reason, retried
 
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 # The study's user attributes (what optuna-dashboard shows under the study).
@@ -102,6 +103,41 @@ def open_study(sweep: Any, max_epochs: int, made_for: dict[str, Any]) -> Study:
     study.sampler = make_sampler(sweep.sampler, sweep.seed + worker)
     study_id = None if storage is None else storage.get_study_id_from_name(name)
     return Study(study, storage, lock, uid, worker, study_id)
+
+
+def peek(sweep: Any, made_for: dict[str, Any]) -> Study | None:
+    """The study as its workers hold it, read without creating or joining anything (None while
+    none of them has created it), and refused like `open_study` when it was made for another
+    sweep: what a launcher checks before it submits, then watches."""
+    if not sweep.storage:
+        return None
+    import sqlalchemy
+
+    url = sqlalchemy.engine.make_url(sweep.storage)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        return None  # connecting would create the file
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            made = sqlalchemy.inspect(connection).has_table("studies")
+    except sqlalchemy.exc.SQLAlchemyError as ex:
+        raise ConfigError("sweep.storage", f"cannot open {redact(sweep.storage)} "
+                          f"({reason(ex)})") from None  # fmt: skip
+    finally:
+        engine.dispose()
+    if not made:
+        return None
+    storage = optuna.storages.RDBStorage(sweep.storage, skip_table_creation=True,
+                                         engine_kwargs={"pool_pre_ping": True})  # fmt: skip
+    try:
+        study = optuna.load_study(study_name=sweep.study_name, storage=storage)
+    except KeyError:
+        return None
+    attrs = study.user_attrs
+    if IDENTITY in attrs:
+        _check_identity(study.study_name, sweep.storage, attrs[IDENTITY], made_for)
+    study_id = storage.get_study_id_from_name(study.study_name)
+    return Study(study, storage, contextlib.nullcontext, attrs.get(UID, ""), -1, study_id)
 
 
 def _check_identity(name: str, storage: str, stored: dict, here: dict) -> None:
