@@ -370,7 +370,7 @@ def test_the_worker_job_runs_n_workers_that_stop_like_composes(compose):
     assert context["runAsNonRoot"] is True and context["runAsUser"] == 10001
     assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"]
     limits = container("Job", "worker")["resources"]["limits"]
-    assert quantity(limits["memory"]) >= 2**31  # NOTES: 1.6 GB peak at 10,000 trials
+    assert quantity(limits["memory"]) >= 2**31  # a 10,000-trial search peaked at 1.6 GB
     assert container("Job", "worker")["livenessProbe"]["exec"]["command"] == [
         "sh", "-c", "kill -0 1",
     ]  # fmt: skip
@@ -641,3 +641,11 @@ def test_the_dashboard_runs_composes_command_and_healthcheck(compose):
         assert check["path"] == url.group(2)
     ports = container("Deployment", "optuna-dashboard")["ports"]
     assert [p["containerPort"] for p in ports] == [int(url.group(1))]
+
+
+def test_the_readme_names_every_manifest_and_says_it_was_not_run_on_a_cluster():
+    text = (DEPLOY / "README.md").read_text()
+    listed = set(re.findall(r"^\| `([\w.-]+\.yaml)` \|", text, re.M))
+    assert listed == {p.name for p in manifest_files()}
+    assert "**Not run on a cluster.**" in text
+    assert f"Kubernetes {'.'.join(KUBERNETES.split('.')[:2])}" in text
