@@ -52,6 +52,7 @@ ReturnToService=2
 SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=1
 MinJobAge=600
+EnforcePartLimits=ALL
 KillWait=30
 NodeName={host} CPUs={cpus} RealMemory={memory} State=UNKNOWN
 PartitionName={partition} Nodes={host} Default=YES MaxTime={max_time} State=UP OverSubscribe=FORCE:{oversubscribe}

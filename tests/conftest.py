@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 from postgres import Postgres, PostgresNotFound, find_bindir  # noqa: E402
 from serve_mlflow import start  # noqa: E402
+from slurm import Slurm, SlurmNotFound, check_installed  # noqa: E402
 from sweep.core.defaults import mlflow_defaults  # noqa: E402
 
 mlflow_defaults()  # as the entry points do: the tests drive MLflow in-process too
@@ -27,6 +28,7 @@ LECTURE_LOSSES = [
     2.928648, 2.927830, 2.927679, 2.927652, 2.927647,
 ]  # fmt: skip
 LECTURE_PARAMS = [5.367084503173828, -17.301193237304688]
+GRID_SIZE = 60  # lr_grid's points
 
 
 def free_port() -> int:
@@ -75,6 +77,23 @@ def mlflow_pg_server(postgres, tmp_path_factory):
     proc.wait(timeout=30)
 
 
+@pytest.fixture(scope="session")
+def slurm():
+    """A throwaway single-node SLURM cluster for the session (scripts/slurm.py): partition
+    `debug`, 30 minutes at most a job. Without the packages (or root) this fails rather than
+    skips: CI installs them (.ci/run)."""
+    try:
+        check_installed()
+        missing = ""
+    except SlurmNotFound as e:
+        missing = str(e)
+    if missing:
+        pytest.fail(missing, pytrace=False)
+    cluster = Slurm(max_time=30).start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
 def fresh_db(postgres):
     """make(name_prefix) -> URL of a new, uniquely named database on `postgres`; the databases
@@ -116,3 +135,41 @@ def runs_of(uri: str, experiment: str) -> list:
     if exp is None:
         return []
     return client.search_runs([exp.experiment_id], max_results=1000)
+
+
+def check_one_sweep(
+    storage: str, study_name: str, uri: str, experiment: str, failed_ok: bool = False
+) -> None:
+    """Every grid point done exactly once, one parent, one finished child per point, each
+    child's curve complete (steps 1..n, none twice); with `failed_ok`, children of failed
+    trials may stay as FAILED runs (a killed worker's), never counted."""
+    import optuna
+    from optuna.trial import TrialState
+
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    done = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert len(done) == GRID_SIZE
+    assert len({tuple(sorted(t.params.items())) for t in done}) == GRID_SIZE
+    assert {t.state for t in study.trials} <= {TrialState.COMPLETE, TrialState.FAIL}
+    runs = runs_of(uri, experiment)
+    parents = [r for r in runs if r.data.tags.get("sweep.role") == "parent"]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    if failed_ok:
+        assert {c.info.status for c in children} <= {"FINISHED", "FAILED"}
+        children = [c for c in children if c.info.status == "FINISHED"]
+        assert len(parents) == 1 and len(children) == GRID_SIZE
+    else:
+        assert len(parents) == 1 and len(children) == GRID_SIZE == len(runs) - 1
+    assert parents[0].info.run_id == study.user_attrs["mlflow_parent_run_id"]
+    assert parents[0].info.status == "FINISHED"
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+    assert {c.data.tags["sweep.study_uid"] for c in children} == {study.user_attrs["sweep.uid"]}
+    assert {t.user_attrs["mlflow_run_id"] for t in done} == {c.info.run_id for c in children}
+    client = client_for(uri)
+    for child in children:
+        assert child.info.status == "FINISHED"
+        steps = [p.step for p in client.get_metric_history(child.info.run_id, "loss")]
+        if child.data.tags["status"] == "completed":
+            assert steps == list(range(1, int(child.data.params["train.epochs"]) + 1))
+        else:
+            assert steps == list(range(1, int(child.data.tags["diverged_at_epoch"])))

@@ -16,9 +16,7 @@ from optuna.trial import TrialState
 
 from serve_mlflow import start
 
-from conftest import UNSET, client_for, free_port, run_sweep, runs_of
-
-GRID_SIZE = 60
+from conftest import GRID_SIZE, UNSET, check_one_sweep, client_for, free_port, run_sweep, runs_of
 
 
 def sweep_env() -> dict[str, str]:
@@ -50,33 +48,6 @@ def completed(storage: str) -> int:
 def trained(out: str) -> int:
     line = next(line for line in out.splitlines() if line.startswith("Trained "))
     return int(line.split()[1])
-
-
-def check_one_sweep(storage: str, study_name: str, uri: str, experiment: str) -> None:
-    """Every grid point done exactly once, one parent, one finished child per point, each
-    child's curve complete (steps 1..n, none twice)."""
-    study = optuna.load_study(study_name=study_name, storage=storage)
-    done = [t for t in study.trials if t.state == TrialState.COMPLETE]
-    assert len(done) == GRID_SIZE
-    assert len({tuple(sorted(t.params.items())) for t in done}) == GRID_SIZE
-    assert {t.state for t in study.trials} <= {TrialState.COMPLETE, TrialState.FAIL}
-    runs = runs_of(uri, experiment)
-    parents = [r for r in runs if r.data.tags.get("sweep.role") == "parent"]
-    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    assert len(parents) == 1 and len(children) == GRID_SIZE == len(runs) - 1
-    assert parents[0].info.run_id == study.user_attrs["mlflow_parent_run_id"]
-    assert parents[0].info.status == "FINISHED"
-    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
-    assert {c.data.tags["sweep.study_uid"] for c in children} == {study.user_attrs["sweep.uid"]}
-    assert {t.user_attrs["mlflow_run_id"] for t in done} == {c.info.run_id for c in children}
-    client = client_for(uri)
-    for child in children:
-        assert child.info.status == "FINISHED"
-        steps = [p.step for p in client.get_metric_history(child.info.run_id, "loss")]
-        if child.data.tags["status"] == "completed":
-            assert steps == list(range(1, int(child.data.params["train.epochs"]) + 1))
-        else:
-            assert steps == list(range(1, int(child.data.tags["diverged_at_epoch"])))
 
 
 def test_four_workers_at_once_on_fresh_postgres_databases(tmp_path, postgres):

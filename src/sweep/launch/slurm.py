@@ -8,6 +8,8 @@ them running when it is interrupted. submitit pickles each job's function into
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import shutil
 import subprocess
@@ -25,10 +27,10 @@ from sweep.track.reachable import is_remote
 PENDING = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"}
 RUNNING = {"RUNNING", "COMPLETING", "SUSPENDED", "STAGE_OUT", "SIGNALING", "RESIZING"}
 # What sbatch says when it refuses a job -> the setting to blame.
-REFUSALS = (
+REFUSALS = (  # the first word found wins ("Invalid account or account/partition")
+    ("account", "launcher.account"),
     ("partition", "launcher.partition"),
     ("time limit", "launcher.time"),
-    ("account", "launcher.account"),
     ("qos", "launcher.qos"),
     ("memory", "launcher.mem_gb"),
     ("gres", "launcher.gpus_per_node"),
@@ -90,13 +92,14 @@ class Slurm:
         executor.update_parameters(**self.parameters(self.config.name))
         base = Path(submitit.core.utils.JobPaths.get_first_id_independent_folder(self.cfg.folder))
         before = set(base.iterdir()) if base.is_dir() else set()
-        try:
-            jobs = executor.map_array(worker, range(self.cfg.workers))
+        try:  # sbatch's complaint is printed by submitit too: kept for our one line
+            with contextlib.redirect_stderr(io.StringIO()):
+                jobs = executor.map_array(worker, range(self.cfg.workers))
         except FailedJobError as ex:  # sbatch refused the job: nothing was queued
             for made in set(base.iterdir()) - before if base.is_dir() else ():
                 made.unlink(missing_ok=True)
             raise refused(str(ex)) from None
-        return SlurmJobs([job.job_id for job in jobs], str(jobs[0].paths.folder))
+        return SlurmJobs([job.job_id for job in jobs], str(jobs[0].paths.stdout))
 
 
 def refused(stderr: str) -> ConfigError:
@@ -113,9 +116,11 @@ def refused(stderr: str) -> ConfigError:
 class SlurmJobs:
     """The submitted array, as squeue sees it; a task squeue no longer lists has ended."""
 
-    def __init__(self, ids: list[str], folder: str) -> None:
-        self.ids, self.folder = ids, folder
+    def __init__(self, ids: list[str], first_log: str) -> None:
+        self.ids = ids
         self.array = ids[0].split("_")[0]
+        # Every task's log, as one pattern: `launcher.folder`'s %j is each task's own id.
+        self.logs = first_log.replace(ids[0], f"{self.array}_*")
         self.last: dict[str, str] = dict.fromkeys(ids, "PENDING")
 
     def states(self) -> Counter:
@@ -133,7 +138,7 @@ class SlurmJobs:
         return Counter(_kind(state) for state in self.last.values())
 
     def where(self) -> str:
-        return f"{self.folder}/{self.array}_*_log.out"
+        return self.logs
 
     def hints(self) -> str:
         return (
