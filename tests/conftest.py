@@ -80,7 +80,7 @@ def mlflow_pg_server(postgres, tmp_path_factory):
 @pytest.fixture(scope="session")
 def slurm():
     """A throwaway single-node SLURM cluster for the session (scripts/slurm.py): partition
-    `debug`, 30 minutes at most a job. Without the packages (or root) this fails rather than
+    `debug`, 120 minutes at most a job. Without the packages (or root) this fails rather than
     skips: CI installs them (.ci/run)."""
     try:
         check_installed()
@@ -89,7 +89,7 @@ def slurm():
         missing = str(e)
     if missing:
         pytest.fail(missing, pytrace=False)
-    cluster = Slurm(max_time=30).start()
+    cluster = Slurm(max_time=120).start()
     yield cluster
     cluster.stop()
 

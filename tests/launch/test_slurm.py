@@ -39,10 +39,12 @@ def submit(args: list[str], cwd: Path, slurm) -> subprocess.Popen:
 
 def array_of(proc: subprocess.Popen) -> tuple[str, list[str]]:
     """The array id and task ids the submitter printed first."""
-    line = proc.stdout.readline()
-    found = ARRAY.search(line)
-    assert found, line
-    return found.group(1), found.group(2).split()
+    seen = []
+    for line in proc.stdout:
+        if found := ARRAY.search(line):
+            return found.group(1), found.group(2).split()
+        seen.append(line)
+    raise AssertionError("".join(seen) + proc.stderr.read())
 
 
 def completed(storage: str, name: str) -> int:
@@ -136,7 +138,7 @@ def test_every_job_cancelled_exits_1_with_the_command_that_resumes(
     found = re.fullmatch(r"error: launcher: every worker ended and (\d+) of 60 points are not "
                          r"done \(logs: .+\); resume with more workers: (python -m sweep .+)",
                          line)  # fmt: skip
-    assert found, line
+    assert found, line + (proc.stderr.read() if proc.poll() is not None else "")
     assert 0 < int(found.group(1)) == GRID_SIZE - completed(storage, "slurm_resume")
     argv = shlex.split(found.group(2))
     assert argv[3:] == args_for("slurm_resume", storage, mlflow_pg_server, "launcher.workers=2")
