@@ -11,7 +11,8 @@ results: no torch). The functions live on the tracking side (`Tracker`'s methods
 pyproject.toml). An argument that is another call's `Pending` stands for that call's result,
 so a child run can be begun before training and ended after it.
 
-The child runs in its own session, so Ctrl-C reaches only the sweep (which decides what to
+The child runs in its own session and ignores SIGINT and SIGTERM, so Ctrl-C, `kill` and a
+scheduler's signal to every process of a job reach only the sweep (which decides what to
 flush). It exits at once when the sweep's process dies (its pipe closes); what it leaves
 half-written belongs to trials the study then fails, and a resumed sweep deletes it.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -133,6 +135,10 @@ def serve(
     from sweep.track.link import Link, bound_retries
     from sweep.track.reachable import is_remote
 
+    # A scheduler signals every process of a job (SLURM's scancel and time limit): the sweep
+    # decides what is flushed, and this process ends when the sweep closes its pipe.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     guard_streams()  # MLflow's log lines and warnings from this process carry no password
     bound_retries(retry_seconds)
     # MLflow's import overlaps with the sweep's start-up; the experiment is opened by the first
