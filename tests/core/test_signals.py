@@ -38,8 +38,9 @@ def run(body: str) -> tuple[int, list[str]]:
 
 @pytest.mark.parametrize(
     ("signal", "name", "status"),
-    [("SIGTERM", "Terminated", 143), ("SIGINT", "KeyboardInterrupt", 130)],
-)
+    [("SIGTERM", "Terminated", 143), ("SIGINT", "KeyboardInterrupt", 130),
+     ("SIGUSR2", "Terminated", 143)],  # SLURM's warning before a time limit
+)  # fmt: skip
 def test_a_signal_interrupts_at_once_and_sets_the_exit_status(signal, name, status):
     assert run(f"kill(signal.{signal})\nprint('not interrupted')") == (status, [name])
 

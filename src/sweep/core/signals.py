@@ -23,9 +23,10 @@ _pending: list[int] = []
 
 
 def install() -> None:
-    """Route SIGINT and SIGTERM through `critical()` (main thread only, as Python requires)."""
-    signal.signal(signal.SIGINT, _handle)
-    signal.signal(signal.SIGTERM, _handle)
+    """Route SIGINT and SIGTERM through `critical()` (main thread only, as Python requires),
+    and SIGUSR2 as SIGTERM: SLURM's warning before a job's time limit, as submitit asks for it."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2):
+        signal.signal(signum, _handle)
 
 
 def exit_status(ex: KeyboardInterrupt) -> int:
@@ -34,7 +35,7 @@ def exit_status(ex: KeyboardInterrupt) -> int:
 
 
 def _raise(signum: int) -> None:
-    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
 
 
 def _handle(signum: int, _frame) -> None:

@@ -9,8 +9,6 @@ submitter's environment to its jobs, and local workers inherit it.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -62,19 +60,14 @@ class Worker:
         return [*self.argv, f"hydra.run.dir={self.run_dir}/{index}"]
 
     def __call__(self, index: int) -> None:
+        # SLURM signals every process of the job: SIGTERM (scancel) and, 90 s before the time
+        # limit, SIGUSR2 (submitit's --signal), which the worker takes as SIGTERM while there
+        # is time to give its unfinished trials back. This process only waits for it.
+        previous = signal.signal(signal.SIGUSR2, signal.SIG_IGN)
         child = subprocess.Popen(self.args(index), cwd=self.cwd)
-        # SLURM's warning before the time limit (submitit asks for SIGUSR2): the worker stops
-        # as on SIGTERM, its unfinished trials given back, while there is time left. SIGTERM
-        # itself reaches the worker from SLURM directly, as every process of the job.
-        previous = signal.signal(signal.SIGUSR2, lambda *_: _stop(child))
         try:
             status = child.wait()
         finally:
             signal.signal(signal.SIGUSR2, previous)
         if status:
             raise RuntimeError(f"worker {index} exited with status {status}")
-
-
-def _stop(child: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(child.pid, signal.SIGTERM)

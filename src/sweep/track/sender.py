@@ -137,8 +137,8 @@ def serve(
 
     # A scheduler signals every process of a job (SLURM's scancel and time limit): the sweep
     # decides what is flushed, and this process ends when the sweep closes its pipe.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2):
+        signal.signal(signum, signal.SIG_IGN)
     guard_streams()  # MLflow's log lines and warnings from this process carry no password
     bound_retries(retry_seconds)
     # MLflow's import overlaps with the sweep's start-up; the experiment is opened by the first
