@@ -55,7 +55,8 @@ MinJobAge=600
 EnforcePartLimits=ALL
 KillWait=30
 NodeName={host} CPUs={cpus} RealMemory={memory} State=UNKNOWN
-PartitionName={partition} Nodes={host} Default=YES MaxTime={max_time} State=UP OverSubscribe=FORCE:{oversubscribe}
+PartitionName={partition} Nodes={host} Default=YES MaxTime={max_time} State=UP \
+OverSubscribe=FORCE:{oversubscribe}
 """
 
 
@@ -70,8 +71,9 @@ def free_port() -> int:
 
 
 def check_installed() -> None:
-    missing = [c for c in ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel")
-               if shutil.which(c, path=os.environ.get("PATH", "") + ":/usr/sbin") is None]  # fmt: skip
+    path = os.environ.get("PATH", "") + ":/usr/sbin"
+    needed = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel")
+    missing = [c for c in needed if shutil.which(c, path=path) is None]
     if missing:
         raise SlurmNotFound(
             f"SLURM not installed ({', '.join(missing)} missing): `apt-get install -y "
@@ -122,7 +124,7 @@ class Slurm:
             for daemon in ("slurmctld", "slurmd"):
                 self._daemons.append(subprocess.Popen(
                     [f"/usr/sbin/{daemon}", "-D", "-f", str(self.conf)], env=env,
-                    stdout=subprocess.DEVNULL, stderr=open(self.home / f"{daemon}.err", "wb"),
+                    stdout=subprocess.DEVNULL, stderr=open(self.home / f"{daemon}.err", "wb"),  # noqa: SIM115
                     start_new_session=True))  # fmt: skip
             self._wait_idle(env)
         except BaseException:
@@ -144,7 +146,8 @@ class Slurm:
              f"--key-file={key}", f"--log-file={munge}/munged.log",
              f"--pid-file={munge}/munged.pid", f"--seed-file={munge}/munged.seed"],
             user=user.pw_uid, group=user.pw_gid, stdout=subprocess.DEVNULL,
-            stderr=open(self.home / "munged.err", "wb"), start_new_session=True)  # fmt: skip
+            stderr=open(self.home / "munged.err", "wb"),  # noqa: SIM115 - lives with munged
+            start_new_session=True)  # fmt: skip
         deadline = time.monotonic() + 10
         while not (munge / "munge.socket").exists():
             if self._munged.poll() is not None or time.monotonic() > deadline:
@@ -174,8 +177,8 @@ class Slurm:
 
     def jobs(self) -> list[tuple[str, str]]:
         """(job id, state) of every job the controller still knows, array tasks one by one."""
-        out = subprocess.run(["squeue", "-h", "-r", "-t", "all", "-o", "%i %T"],
-                             env=self.env(), capture_output=True, text=True, check=True)  # fmt: skip
+        command = ["squeue", "-h", "-r", "-t", "all", "-o", "%i %T"]
+        out = subprocess.run(command, env=self.env(), capture_output=True, text=True, check=True)
         return [tuple(line.split()) for line in out.stdout.splitlines() if line.strip()]
 
     def cancel_all(self) -> None:
