@@ -205,11 +205,20 @@ class Slurm:
         self.home = None
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """The first Ctrl-C or SIGTERM stops the cluster; more of them do not cut that short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--partition", default="debug")
     parser.add_argument("--max-time", type=int, default=60, help="minutes a job may run at most")
     args = parser.parse_args()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started in the background
+        signal.signal(signum, _interrupt)
     slurm = Slurm(args.partition, args.max_time).start()
     print(f"export SLURM_CONF={slurm.conf}", flush=True)
     try:
