@@ -1,36 +1,41 @@
 """Benchmark: the ceiling of the workers' coordination, on one throwaway PostgreSQL.
 
-    python scripts/bench_coordination.py            # the full run: about 4 minutes on 2 cores
+    python scripts/bench_coordination.py            # the full run: about 3 minutes on 2 cores
     python scripts/bench_coordination.py --quick    # a smaller run: about 1 minute
 
 Everything runs against one PostgreSQL cluster from scripts/postgres.py (no fsync, no
 synchronous commit), a fresh database per measurement:
 
-1. Claims: W worker processes (forked, W = 1, 2, 4, 8) share one study holding a grid of N
-   points, queued before the clock starts. Each worker runs the sweep's own loop with tiny
-   trials (no training, no MLflow): `Recovery` (beat, fail stale trials), `take` (a batch
-   under the study's lock), `Heartbeat.add` (the first beat), `tell` for each trial, exactly
-   the package's functions (`open_study`, `claims.take`, `Heartbeat`, `study.tell`). Reported
-   for batch sizes 1 and 16: trials per second from the first start to the last exit, p50 and
-   p95 of the `take` call, the PostgreSQL transactions per trial (pg_stat_database), and the
-   CPU per trial of the workers and of PostgreSQL (from /proc).
+1. Claims: W worker processes (forked, W = 1, 2, 4, 8) share one study holding a grid of
+   `--trials` points, queued before the clock starts. Each worker runs the sweep's own loop
+   with tiny trials (no training, no MLflow) for `--claim-seconds`: `Recovery` (beat, fail
+   stale trials), `take` (a batch under the study's lock), `Heartbeat.add` (the first beat),
+   `tell` for each trial: the package's own functions (`open_study`, `claims.take`,
+   `Heartbeat`, `study.tell`). For batch sizes 1 and 16: trials per second from the first
+   start to the last exit, p50 and p95 of the `take` call, where each worker's time goes, the
+   PostgreSQL transactions per trial (pg_stat_database), and the CPU per trial of the workers
+   and of PostgreSQL (from /proc). A trial handed out twice fails the run.
 2. The study's lock: the bench wraps `Study.lock` (nothing in src/ changes) and times, for
    every claim, the wait to get the lock (connection checkout, `pg_advisory_lock`) and how long
-   it is held (the locked body plus the unlock). Then, with one worker, the held time against
-   the number of trials already in the study (completed trials added before timing).
+   it is held (the locked body plus the unlock). Then (2b), with one worker, the held time of
+   take(16) against the study's size: S completed trials (warm, and for a worker that joins
+   then), and S grid points still queued.
 3. Heartbeats: W processes each beating for k trials in a tight loop with `Heartbeat.beat`
    (one upsert per beat, as the sweep writes them), and what the sweep's default
    `heartbeat_interval` asks of the database at W workers.
 4. MLflow ingest: a tracking server on PostgreSQL (scripts/serve_mlflow.py) with 1, 2 and 4
-   server workers (uvicorn, MLflow's default; and gunicorn, `MLFLOW_GUNICORN_OPTS`), driven
-   by 4 client processes, each looping create_run + one log_batch of 100 metric points +
-   set_terminated. Reported: runs per second, p50/p95 of one run's three calls, CPU per run.
+   server workers (uvicorn, MLflow's default) and gunicorn with 4 (`MLFLOW_GUNICORN_OPTS`
+   set), driven by 4 client processes, each looping create_run + one log_batch of 100 metric
+   points + set_terminated. Reported: runs per second, p50/p95 of one run's three calls,
+   PostgreSQL transactions and CPU (server, PostgreSQL, client) per run.
 
-Options: --workers, --batches, --trials (grid points), --sampler random (ask new trials
-under the lock instead of claiming queued points), --sizes, --servers (MODE:WORKERS).
+Options: --workers, --batches, --trials, --claim-seconds, --sampler random (ask new trials
+under the lock instead of claiming queued points), --sizes, --beat-seconds, --servers
+(MODE:WORKERS), --mlflow-seconds.
 
 Timing is wall clock (time.monotonic, the same clock in every process); CPU from /proc, so
-it needs Linux. The machine is shared: read the figures as this machine's, on that day.
+it needs Linux. Workers, PostgreSQL and the MLflow server share the machine's cores, as does
+anything else running on it: read the figures as this machine's, on that day.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -157,12 +163,15 @@ def xacts(pg: Postgres, database: str) -> int:
 
 @dataclass
 class Meter:
-    """CPU of PostgreSQL and of the whole machine, and a database's transactions, over a span."""
+    """CPU of PostgreSQL and of the whole machine, a database's transactions, and the most
+    connections open to it at once (polled every 0.1 s), over a span."""
 
     pg: Postgres
     database: str | None = None
     server: int | None = None  # another process tree to meter (the MLflow server)
     start: dict[str, float] = field(default_factory=dict)
+    connections: int = 0
+    done: threading.Event = field(default_factory=threading.Event)
 
     def _now(self) -> dict[str, float]:
         busy, total = machine_busy()
@@ -173,17 +182,28 @@ class Meter:
             now["server"] = tree_cpu(self.server)
         return now
 
+    def _poll(self) -> None:
+        with psycopg.connect(libpq_url(self.pg.url("postgres")), autocommit=True) as conn:
+            while not self.done.wait(0.1):
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (self.database,)
+                ).fetchone()
+                self.connections = max(self.connections, int(row[0]))
+
     def __enter__(self) -> Meter:
         self.start = self._now()
+        if self.database:
+            threading.Thread(target=self._poll, daemon=True).start()
         return self
 
     def stop(self) -> dict[str, float]:
+        self.done.set()
         time.sleep(0.3)  # exited backends reaped, their statistics flushed
         end = self._now()
-        return {k: end[k] - self.start[k] for k in end}
+        return {**{k: end[k] - self.start[k] for k in end}, "connections": self.connections}
 
     def __exit__(self, *exc: object) -> None:
-        pass
+        self.done.set()
 
 
 # --- 1 and 2: claims under the study's lock ----------------------------------------------------
@@ -224,19 +244,27 @@ def queue_grid(url: str, grid: list[dict]) -> None:
 
 
 def claim_worker(
-    url: str, grid: list[dict] | None, total: int, batch: int, sampler: str, barrier, results
+    url: str,
+    grid: list[dict] | None,
+    total: int,
+    batch: int,
+    sampler: str,
+    seconds: float,
+    barrier,
+    results,
 ) -> None:
-    """The sweep's loop (`Sweep.run` and `Sweep.batch`) with tiny trials."""
+    """The sweep's loop (`Sweep.run` and `Sweep.batch`) with tiny trials, for `seconds` (the
+    batch under way is finished) or until the study has nothing left to take."""
     try:
         optuna_defaults()
         study = opened(url, sampler)
         heartbeat = Heartbeat(study.storage, DEFAULTS.heartbeat_interval)
         recover = Recovery(study, heartbeat, sender=None)  # no FAIL trials: no MLflow call
         spent = dict.fromkeys(("recovery", "take", "beat", "tell"), 0.0)
-        claims, told = [], 0
+        claims, told = [], []
         barrier.wait()
         cpu, started = time.process_time(), time.monotonic()
-        while True:
+        while time.monotonic() < started + seconds:
             t0 = time.monotonic()
             recover()
             t1 = time.monotonic()
@@ -244,9 +272,9 @@ def claim_worker(
             t2 = time.monotonic()
             spent["recovery"] += t1 - t0
             spent["take"] += t2 - t1
-            claims.append(t2 - t1)
             if not taken:  # the rest is running elsewhere: its workers finish it
                 break
+            claims.append(t2 - t1)
             heartbeat.add(taken)
             t3 = time.monotonic()
             for trial in taken:
@@ -260,7 +288,7 @@ def claim_worker(
             heartbeat.remove(taken)
             spent["beat"] += t3 - t2
             spent["tell"] += time.monotonic() - t3
-            told += len(taken)
+            told += [trial.number for trial in taken]
         heartbeat.stop.set()
         results.put(
             {
@@ -268,7 +296,7 @@ def claim_worker(
                 "start": started,
                 "end": time.monotonic(),
                 "cpu": time.process_time() - cpu,
-                "claims": claims[:-1] or claims,
+                "claims": claims,
                 "waits": study.lock.waits,
                 "holds": study.lock.holds,
                 "spent": spent,
@@ -308,7 +336,9 @@ class ClaimRow:
     meter: dict[str, float]
 
 
-def claims_once(pg: Postgres, tag: str, n: int, batch: int, workers: int, sampler: str) -> ClaimRow:
+def claims_once(
+    pg: Postgres, tag: str, n: int, batch: int, workers: int, sampler: str, seconds: float
+) -> ClaimRow:
     url = pg.create_database(tag)
     grid = [point(i) for i in range(n)] if sampler == "grid" else None
     if grid is not None:
@@ -318,11 +348,14 @@ def claims_once(pg: Postgres, tag: str, n: int, batch: int, workers: int, sample
         if p.exitcode:
             raise RuntimeError(f"{tag}: queueing the grid failed")
     with Meter(pg, tag) as meter:
-        out = run_processes(claim_worker, lambda i: (url, grid, n, batch, sampler), workers)
+        out = run_processes(
+            claim_worker, lambda i: (url, grid, n, batch, sampler, seconds), workers
+        )
         used = meter.stop()
-    told = sum(r["told"] for r in out)
-    if told != n:
-        raise RuntimeError(f"{tag}: {told} trials told, expected {n}")
+    numbers = joined(out, "told")
+    if len(set(numbers)) != len(numbers):  # the claims' one promise: no trial handed out twice
+        raise RuntimeError(f"{tag}: {len(numbers) - len(set(numbers))} trials taken twice")
+    told = len(numbers)
     wall = max(r["end"] for r in out) - min(r["start"] for r in out)
     spent = {k: sum(r["spent"][k] for r in out) for k in out[0]["spent"]}
     return ClaimRow(
@@ -339,34 +372,37 @@ def claims_once(pg: Postgres, tag: str, n: int, batch: int, workers: int, sample
     )
 
 
-def print_claims(rows: list[ClaimRow], n: int, sampler: str) -> None:
-    what = f"a grid of {n} queued points" if sampler == "grid" else f"{n} trials asked (random)"
-    print(f"\n1. Claims: W workers share one study, {what}; each loops the sweep's recovery ->")
+def print_claims(rows: list[ClaimRow], sampler: str) -> None:
+    how = "claiming queued grid points" if sampler == "grid" else "asking new trials (random)"
+    print(f"\n1. Claims, {how}: W workers share one study; each loops the sweep's recovery ->")
     print("   take(batch) under the study's lock -> first beat -> tell each (no training, no")
     print("   MLflow)")
     print(
-        f"{'':>5} {'':>2} {'':>9} {'take call ms':>16}  {'worker ms per trial':^34}  "
-        f"{'':>6} {'CPU ms/trial':>13} {'':>5}"
+        f"{'':>5} {'':>2} {'':>6} {'':>8} {'take call ms':>15}  {'worker ms per trial':^34}  "
+        f"{'':>5} {'CPU ms/trial':>13} {'':>5} {'':>5}"
     )
     print(
-        f"{'batch':>5} {'W':>2} {'trials/s':>9} {'p50':>8} {'p95':>7}  {'recov':>6} {'take':>6} "
-        f"{'beat':>6} {'tell':>6} {'all':>6}  {'xacts':>6} {'worker':>6} {'pg':>6} "
-        f"{'busy%':>5}"
+        f"{'batch':>5} {'W':>2} {'trials':>6} {'trials/s':>8} {'p50':>7} {'p95':>7}  "
+        f"{'recov':>6} {'take':>6} {'beat':>6} {'tell':>6} {'all':>6}  {'xacts':>5} "
+        f"{'worker':>6} {'pg':>6} {'busy%':>5} {'conns':>5}"
     )
     for r in rows:
         per = {k: v / r.trials for k, v in r.spent.items()}
         m = r.meter
         busy = 100 * m["busy"] / m["total"]
         print(
-            f"{r.batch:>5} {r.workers:>2} {r.per_second:>9.0f} {ms(pct(r.claims, 50)):>8} "
-            f"{ms(pct(r.claims, 95)):>7}  {ms(per['recovery']):>6} {ms(per['take']):>6} "
-            f"{ms(per['beat']):>6} {ms(per['tell']):>6} {ms(sum(per.values())):>6}  "
-            f"{m['xacts'] / r.trials:>6.1f} {ms(r.worker_cpu / r.trials):>6} "
-            f"{ms(m['pg'] / r.trials):>6} {busy:>5.0f}"
+            f"{r.batch:>5} {r.workers:>2} {r.trials:>6} {r.per_second:>8.0f} "
+            f"{ms(pct(r.claims, 50)):>7} {ms(pct(r.claims, 95)):>7}  "
+            f"{ms(per['recovery']):>6} {ms(per['take']):>6} {ms(per['beat']):>6} "
+            f"{ms(per['tell']):>6} {ms(sum(per.values())):>6}  {m['xacts'] / r.trials:>5.1f} "
+            f"{ms(r.worker_cpu / r.trials):>6} {ms(m['pg'] / r.trials):>6} {busy:>5.0f} "
+            f"{m['connections']:>5}"
         )
-    print("   trials/s: all trials / (last exit - first start); take call: lock wait + hold;")
-    print("   worker ms: wall time summed over the W workers, per trial; xacts: PostgreSQL")
-    print("   transactions per trial (opening the study included); busy%: both cores, all users")
+    print("   trials: told in the run, each worker taking batches for the run's seconds, from a")
+    print("   grid of queued points; trials/s: trials / (last exit - first start); take call:")
+    print("   lock wait + hold; worker ms: wall time summed over the W workers, per trial; xacts:")
+    print("   PostgreSQL transactions per trial (opening the study included); busy%: both cores,")
+    print("   every process on the machine; conns: most connections open to the study's database")
     print("\n2. The study's lock (pg_advisory_lock), per claim")
     print(
         f"{'batch':>5} {'W':>2} {'claims':>6} {'wait p50':>9} {'p95 ms':>7} {'held p50':>9} "
@@ -590,18 +626,20 @@ def create_experiment(uri: str, name: str) -> str:
 def mlflow_ingest(
     pg: Postgres, work: Path, servers: list[str], clients: int, seconds: float
 ) -> list[tuple]:
-    rows = []
+    # One tracking database for every server in turn: MLflow's migrations run once, at the
+    # first server's start (each fresh database costs seconds of them); one server at a time.
+    rows, store = [], pg.create_database("mlflow")
     for spec in servers:
         mode, workers = spec.split(":")
         tag = f"mlflow_{mode}_{workers}"
         env = {"MLFLOW_GUNICORN_OPTS": "--timeout 120"} if mode == "gunicorn" else None
         port, began = free_port(), time.monotonic()
-        server = start(work / tag, port, int(workers), pg.create_database(tag), env=env)
+        server = start(work / tag, port, int(workers), store, env=env)
         up = time.monotonic() - began
         try:
             uri = f"http://127.0.0.1:{port}"
-            experiment = create_experiment(uri, "bench")
-            with Meter(pg, tag, server=server.pid) as meter:
+            experiment = create_experiment(uri, tag)
+            with Meter(pg, "mlflow", server=server.pid) as meter:
                 out = run_processes(
                     mlflow_client, lambda i, u=uri, e=experiment: (u, e, seconds), clients
                 )
@@ -658,7 +696,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer and shorter measurements")
     parser.add_argument("--workers", type=int, nargs="+", help="default 1 2 4 8 (quick: 1 4)")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 16])
-    parser.add_argument("--trials", type=int, help="grid points per run (default 240; quick 96)")
+    parser.add_argument(
+        "--trials", type=int, help="grid points queued per run (default 256; quick 128)"
+    )
+    parser.add_argument("--claim-seconds", type=float, help="per claims run (default 3; quick 2)")
     parser.add_argument(
         "--sampler",
         choices=["grid", "random"],
@@ -669,7 +710,7 @@ def main() -> None:
         "--sizes",
         type=int,
         nargs="+",
-        help="study sizes for 2b (default 250 1000 2500; quick 250)",
+        help="study sizes for 2b (default 250 1000; quick 250)",
     )
     parser.add_argument(
         "--beat-seconds", type=float, help="per heartbeat point (default 1.5; quick 1)"
@@ -677,22 +718,23 @@ def main() -> None:
     parser.add_argument(
         "--servers",
         nargs="+",
-        help="MODE:WORKERS, default uvicorn:1 uvicorn:2 uvicorn:4 gunicorn:2 gunicorn:4 "
+        help="MODE:WORKERS, default uvicorn:1 uvicorn:2 uvicorn:4 gunicorn:4 "
         "(quick: uvicorn:1 uvicorn:2)",
     )
-    parser.add_argument("--mlflow-seconds", type=float, help="per server (default 4; quick 2)")
+    parser.add_argument("--mlflow-seconds", type=float, help="per server (default 3; quick 2)")
     args = parser.parse_args()
     quick = args.quick
     workers = args.workers or ([1, 4] if quick else [1, 2, 4, 8])
-    trials = args.trials or (96 if quick else 240)
-    sizes = args.sizes or ([250] if quick else [250, 1000, 2500])
+    trials = args.trials or (128 if quick else 256)
+    claim_seconds = args.claim_seconds or (2.0 if quick else 3.0)
+    sizes = args.sizes or ([250] if quick else [250, 1000])
     beat_seconds = args.beat_seconds or (1.0 if quick else 1.5)
     servers = args.servers or (
         ["uvicorn:1", "uvicorn:2"]
         if quick
-        else ["uvicorn:1", "uvicorn:2", "uvicorn:4", "gunicorn:2", "gunicorn:4"]
+        else ["uvicorn:1", "uvicorn:2", "uvicorn:4", "gunicorn:4"]
     )
-    mlflow_seconds = args.mlflow_seconds or (2.0 if quick else 4.0)
+    mlflow_seconds = args.mlflow_seconds or (2.0 if quick else 3.0)
     optuna_defaults()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     began = last = time.monotonic()
@@ -702,10 +744,13 @@ def main() -> None:
         print(f"   ({what}: {time.monotonic() - last:.0f} s)", flush=True)
         last = time.monotonic()
 
+    busy, total = machine_busy()
+    time.sleep(2)
+    busy, total = (b - a for a, b in zip((busy, total), machine_busy(), strict=True))
     print(
         f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, python "
-        f"{sys.version.split()[0]}, optuna {optuna.__version__}, load average "
-        f"{os.getloadavg()[0]:.2f} at start",
+        f"{sys.version.split()[0]}, optuna {optuna.__version__}; before the run: load average "
+        f"{os.getloadavg()[0]:.2f}, both cores {100 * busy / total:.0f}% busy (other users)",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="bench-coord-") as tmp, Postgres(Path(tmp)) as pg:
@@ -714,21 +759,22 @@ def main() -> None:
         rows = []
         for batch in args.batches:
             for w in workers:
-                tag = f"claims_b{batch}_w{w}"
-                rows.append(claims_once(pg, tag, trials, batch, w, args.sampler))
+                tag, n = f"claims_b{batch}_w{w}", trials
+                rows.append(claims_once(pg, tag, n, batch, w, args.sampler, claim_seconds))
                 print(
                     f"   ... batch {batch}, {w} worker(s): {rows[-1].per_second:.0f} trials/s",
                     file=sys.stderr,
                     flush=True,
                 )
-        print_claims(rows, trials, args.sampler)
+        print_claims(rows, args.sampler)
         lap("claims")
         scan = size_scan(pg, sizes, 16, 5)
         print_size_scan(scan, 16)
         lap("study size scan")
         # Heartbeats beat the trials of the scan's study (they exist: the table's key).
-        per_beat = [k for k in (1, 16, 64) if k * max(workers) <= sizes[-1]]
-        beats = heartbeats(pg, pg.url("scan_done"), "scan_done", workers, per_beat, beat_seconds)
+        per_beat = [k for k in (1, 64) if k * max(workers) <= sizes[-1]]
+        beaters = sorted({min(workers), max(workers)})
+        beats = heartbeats(pg, pg.url("scan_done"), "scan_done", beaters, per_beat, beat_seconds)
         print_heartbeats(beats, rows)
         lap("heartbeats")
         ingest = mlflow_ingest(pg, Path(tmp), servers, 4, mlflow_seconds)
