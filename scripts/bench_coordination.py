@@ -1,7 +1,7 @@
 """Benchmark: the ceiling of the workers' coordination, on one throwaway PostgreSQL.
 
-    python scripts/bench_coordination.py            # the full run: about 3 minutes on 2 cores
-    python scripts/bench_coordination.py --quick    # a smaller run: about 1 minute
+    python scripts/bench_coordination.py            # the full run: about 4 minutes on 2 cores
+    python scripts/bench_coordination.py --quick    # a smaller run: 1 to 2 minutes
 
 Everything runs against one PostgreSQL cluster from scripts/postgres.py (no fsync, no
 synchronous commit), a fresh database per measurement:
