@@ -55,6 +55,14 @@ def completed(storage: str, name: str) -> int:
     return sum(t.state == TrialState.COMPLETE for t in trials)
 
 
+def claimed(storage: str, name: str) -> int:
+    try:
+        trials = optuna.load_study(study_name=name, storage=storage).trials
+    except KeyError:
+        return 0
+    return sum(t.state == TrialState.RUNNING for t in trials)
+
+
 def wait_for(test, timeout: float = 300, every: float = 0.3):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -130,7 +138,7 @@ def test_every_job_cancelled_exits_1_with_the_command_that_resumes(
     proc = submit(args_for("slurm_resume", storage, mlflow_pg_server, "launcher.workers=2"),
                   tmp_path, slurm)  # fmt: skip
     array, _ = array_of(proc)
-    wait_for(lambda: completed(storage, "slurm_resume") >= 1)
+    wait_for(lambda: claimed(storage, "slurm_resume"))  # mid-batch: trials taken, not told
     subprocess.run(["scancel", array], env=slurm.env(), check=True)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, out + err
@@ -159,7 +167,7 @@ def test_wait_false_submits_and_exits_and_the_study_completes(
     assert done.returncode == 0, done.stderr
     array = ARRAY.search(done.stdout).group(1)
     assert f"  follow: squeue -j {array}\n  cancel: scancel {array}\n" in done.stdout
-    assert f"logs:   .sweep/slurm/{array}_*/{array}_*_log.out" in done.stdout
+    assert f"logs:   .sweep/slurm/{array}_*/{array}_*_0_log.out\n" in done.stdout
     assert "[sweep]" not in done.stdout  # no progress: it did not wait
     wait_for(lambda: all(s == "COMPLETED" for i, s in slurm.jobs() if i.startswith(f"{array}_")))
     check_one_sweep(storage, "slurm_nowait", mlflow_pg_server, "slurm_nowait")
@@ -206,7 +214,7 @@ def test_no_password_in_submitits_files_the_job_script_or_the_logs(
     assert done.returncode == 0, done.stderr
     assert "Done: 8 trials by 2 workers." in done.stdout
     files = [p for p in (tmp_path / "jobs").rglob("*") if p.is_file()]
-    names = {p.name.split("_", 1)[1] for p in files}
+    names = {p.name.split("_", 2)[-1] for p in files}
     assert {"submission.sh", "submitted.pkl", "0_log.out", "0_result.pkl"} <= names
     for path in [*files, *(tmp_path / "outputs").rglob("*")]:
         assert path.is_dir() or PASSWORD.encode() not in path.read_bytes(), path

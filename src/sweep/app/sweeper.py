@@ -180,7 +180,8 @@ class Sweep:
         for flight in self.in_flight:
             logged = flight.logged
             if logged is not None and logged.done() and logged.exception() is None:
-                self.tell(flight.trial, flight.result, logged.result(), {})
+                trial = self.plan.composer.trial(flight.trial.params, flight.trial.number)
+                self.tell(flight.trial, flight.result, logged.result(), self.params(trial))
             else:
                 self.study.optuna.tell(flight.trial, state=TrialState.FAIL, skip_if_finished=True)
         self.in_flight = []

@@ -99,7 +99,9 @@ class Slurm:
             for made in set(base.iterdir()) - before if base.is_dir() else ():
                 made.unlink(missing_ok=True)
             raise refused(str(ex)) from None
-        return SlurmJobs([job.job_id for job in jobs], str(jobs[0].paths.stdout))
+        log = Path(jobs[0].paths.stdout)
+        shown = log.relative_to(Path.cwd()) if log.is_relative_to(Path.cwd()) else log
+        return SlurmJobs([job.job_id for job in jobs], str(shown))
 
 
 def refused(stderr: str) -> ConfigError:
