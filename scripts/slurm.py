@@ -205,14 +205,9 @@ class Slurm:
         self.home = None
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    """The first Ctrl-C or SIGTERM stops the cluster; more of them do not cut that short."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
-
-
 def main() -> None:
+    from postgres import _interrupt  # the first Ctrl-C or SIGTERM stops it, more do not
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--partition", default="debug")
     parser.add_argument("--max-time", type=int, default=60, help="minutes a job may run at most")

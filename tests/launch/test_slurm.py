@@ -47,20 +47,20 @@ def array_of(proc: subprocess.Popen) -> tuple[str, list[str]]:
     raise AssertionError("".join(seen) + proc.stderr.read())
 
 
-def completed(storage: str, name: str) -> int:
+def counted(storage: str, name: str, state: TrialState = TrialState.COMPLETE) -> int:
+    """The study's trials in `state` (0 before a worker has created it)."""
     try:
         trials = optuna.load_study(study_name=name, storage=storage).trials
     except KeyError:
         return 0
-    return sum(t.state == TrialState.COMPLETE for t in trials)
+    return sum(t.state == state for t in trials)
 
 
-def claimed(storage: str, name: str) -> int:
-    try:
-        trials = optuna.load_study(study_name=name, storage=storage).trials
-    except KeyError:
-        return 0
-    return sum(t.state == TrialState.RUNNING for t in trials)
+def launched(name: str, workers: int, fresh_db, uri: str, cwd: Path, slurm):
+    """A fresh study's database, and lr_grid submitted to it with `workers` jobs."""
+    storage = fresh_db(name)
+    args = args_for(name, storage, uri, f"launcher.workers={workers}")
+    return storage, submit(args, cwd, slurm)
 
 
 def wait_for(test, timeout: float = 300, every: float = 0.3):
@@ -83,9 +83,7 @@ def tables_in(url: str) -> list[str]:
 def test_four_workers_run_as_one_array_and_finish_the_grid_once(
     tmp_path, slurm, fresh_db, mlflow_pg_server
 ):
-    storage = fresh_db("slurm_four")
-    proc = submit(args_for("slurm_four", storage, mlflow_pg_server, "launcher.workers=4"),
-                  tmp_path, slurm)  # fmt: skip
+    storage, proc = launched("slurm_four", 4, fresh_db, mlflow_pg_server, tmp_path, slurm)
     array, tasks = array_of(proc)
     assert tasks == [f"{array}_{i}" for i in range(4)]
     out, err = proc.communicate(timeout=600)
@@ -106,9 +104,7 @@ def test_four_workers_run_as_one_array_and_finish_the_grid_once(
 def test_a_cancelled_job_leaves_its_points_to_the_others(
     tmp_path, slurm, fresh_db, mlflow_pg_server
 ):
-    storage = fresh_db("slurm_cancel")
-    proc = submit(args_for("slurm_cancel", storage, mlflow_pg_server, "launcher.workers=4"),
-                  tmp_path, slurm)  # fmt: skip
+    storage, proc = launched("slurm_cancel", 4, fresh_db, mlflow_pg_server, tmp_path, slurm)
     array, _ = array_of(proc)
     victim = f"{array}_3"
 
@@ -134,11 +130,11 @@ def test_a_cancelled_job_leaves_its_points_to_the_others(
 def test_every_job_cancelled_exits_1_with_the_command_that_resumes(
     tmp_path, slurm, fresh_db, mlflow_pg_server
 ):
-    storage = fresh_db("slurm_resume")
-    proc = submit(args_for("slurm_resume", storage, mlflow_pg_server, "launcher.workers=2"),
-                  tmp_path, slurm)  # fmt: skip
+    storage, proc = launched("slurm_resume", 2, fresh_db, mlflow_pg_server, tmp_path, slurm)
     array, _ = array_of(proc)
-    wait_for(lambda: claimed(storage, "slurm_resume"))  # mid-batch: trials taken, not told
+    wait_for(
+        lambda: counted(storage, "slurm_resume", TrialState.RUNNING)
+    )  # mid-batch: trials taken, not told
     subprocess.run(["scancel", array], env=slurm.env(), check=True)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, out + err
@@ -147,7 +143,7 @@ def test_every_job_cancelled_exits_1_with_the_command_that_resumes(
                          r"done \(logs: .+\); resume with more workers: (python -m sweep .+)",
                          line)  # fmt: skip
     assert found, line + (proc.stderr.read() if proc.poll() is not None else "")
-    assert 0 < int(found.group(1)) == GRID_SIZE - completed(storage, "slurm_resume")
+    assert 0 < int(found.group(1)) == GRID_SIZE - counted(storage, "slurm_resume")
     argv = shlex.split(found.group(2))
     assert argv[3:] == args_for("slurm_resume", storage, mlflow_pg_server, "launcher.workers=2")
     again = subprocess.run([sys.executable, *argv[1:]], cwd=tmp_path, env=slurm.env(),
